@@ -1,0 +1,1 @@
+"""Newsclip indexer: reads articles, chunks them into passages, builds and publishes an index."""
