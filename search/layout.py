@@ -1,0 +1,110 @@
+"""The index directory: file names, format version, manifest, and which build is current."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import IndexCorrupt, IndexMismatch, IndexNotFound
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"  # holds the live build's name; replaced atomically, the only publishing step
+BUILDS = "builds"
+CACHE = "cache"
+TMP_PREFIX = ".tmp-"
+MANIFEST = "manifest.json"
+STORE = "store.sqlite"
+BM25_DIR = "bm25"
+DENSE = "dense.faiss"
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Checksum of one file, streamed so large indexes don't fill memory."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def current_build(index_dir: Path) -> Path:
+    """The directory of the published build that CURRENT names."""
+    pointer = index_dir / CURRENT
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise IndexNotFound(f"no index at {index_dir}: run `indexer rebuild --index {index_dir}`") from None
+    except OSError as exc:
+        raise IndexNotFound(f"cannot read {pointer}: {exc}") from exc
+    build = index_dir / BUILDS / name
+    if not name or "/" in name or name.startswith(".") or not build.is_dir():
+        raise IndexCorrupt(f"{pointer} names a build that does not exist: {name!r}")
+    return build
+
+
+def read_manifest(build_dir: Path) -> dict[str, Any]:
+    """The manifest of one build; an unknown format version is refused by name."""
+    path = build_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorrupt(f"{build_dir} has no {MANIFEST}: the build was never finished") from None
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{path} is unreadable: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise IndexCorrupt(f"{path} is not a JSON object")
+    found = manifest.get("format_version")
+    if found != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"index format {found!r} at {build_dir}, but this Newsclip reads format {FORMAT_VERSION}: rebuild the index"
+        )
+    return manifest
+
+
+def verify_build(build_dir: Path, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check every index file against the manifest's checksums; returns the manifest."""
+    manifest = manifest if manifest is not None else read_manifest(build_dir)
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise IndexCorrupt(f"{build_dir}/{MANIFEST} lists no files")
+    for rel, expected in files.items():
+        path = build_dir / rel
+        if not path.is_file():
+            raise IndexCorrupt(f"{path} is missing")
+        if path.stat().st_size != expected["bytes"] or sha256_file(path) != expected["sha256"]:
+            raise IndexCorrupt(f"{path} does not match its checksum in the manifest")
+    return manifest
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in `path` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def summary(manifest: dict[str, Any], build_dir: Path | None = None) -> dict[str, Any]:
+    """The manifest's headline figures: what `indexer stats --json` and `/api/index` both return."""
+    counts = manifest.get("counts", {})
+    model = manifest.get("model", {})
+    out = {
+        "build_id": manifest.get("build_id"),
+        "format_version": manifest.get("format_version"),
+        "built_at": manifest.get("built_at"),
+        "articles": counts.get("articles"),
+        "passages": counts.get("passages"),
+        "skipped": counts.get("skipped"),
+        "model": model.get("name"),
+        "dimension": model.get("dimension"),
+        "dense_index": manifest.get("dense", {}).get("type"),
+        "sources": len(manifest.get("sources", [])),
+        "bytes": sum(f.get("bytes", 0) for f in manifest.get("files", {}).values()),
+    }
+    if build_dir is not None:
+        out["path"] = str(build_dir)
+    return out

@@ -1,0 +1,131 @@
+"""SQLite store of articles and passages: passage row i is BM25 document i and FAISS vector i."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from .errors import IndexCorrupt
+from .models import Article, Heading, Passage
+
+SCHEMA = """
+CREATE TABLE articles (
+    row INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    date TEXT,
+    day TEXT,
+    source TEXT,
+    url TEXT,
+    agencies TEXT NOT NULL,
+    headings TEXT NOT NULL,
+    origin TEXT NOT NULL
+);
+CREATE TABLE passages (
+    row INTEGER PRIMARY KEY,
+    article_row INTEGER NOT NULL REFERENCES articles(row),
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    heading TEXT,
+    text TEXT NOT NULL
+);
+CREATE INDEX articles_day ON articles(day);
+CREATE INDEX articles_source ON articles(source);
+CREATE INDEX passages_article ON passages(article_row, ordinal);
+"""
+
+
+def write_store(path: Path, articles: Sequence[Article], passages: Iterable[Passage]) -> None:
+    """Write a new store file; passages must come in the row order of the other indexes."""
+    if path.exists():
+        raise FileExistsError(path)
+    con = sqlite3.connect(path)
+    try:
+        con.executescript(SCHEMA)
+        rows = {a.id: i for i, a in enumerate(articles)}
+        con.executemany(
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                (
+                    i, a.id, a.title, a.text, a.date, a.date[:10] if a.date else None, a.source, a.url,
+                    json.dumps(list(a.agencies)), json.dumps([[h.start, h.end, h.text] for h in a.headings]),
+                    a.origin,
+                )
+                for i, a in enumerate(articles)
+            ),
+        )
+        con.executemany(
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?)",
+            ((i, rows[p.article_id], p.ordinal, p.start, p.end, p.heading, p.text) for i, p in enumerate(passages)),
+        )
+        con.commit()
+        con.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        con.close()
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(
+        id=row["id"], title=row["title"], text=row["text"], date=row["date"], source=row["source"],
+        url=row["url"], agencies=tuple(json.loads(row["agencies"])),
+        headings=tuple(Heading(a, b, t) for a, b, t in json.loads(row["headings"])), origin=row["origin"],
+    )
+
+
+class Store:
+    """Read-only access to a published store; one connection per thread (SQLite's rule)."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise IndexCorrupt(f"{path} is missing")
+        self.path = path
+        self._con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        self._con.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        self._con.close()
+
+    def counts(self) -> dict[str, int]:
+        """How many articles and passages the store holds."""
+        articles = self._con.execute("SELECT count(*) FROM articles").fetchone()[0]
+        passages = self._con.execute("SELECT count(*) FROM passages").fetchone()[0]
+        return {"articles": articles, "passages": passages}
+
+    def article(self, article_id: str) -> Article | None:
+        """One article by its id, or None."""
+        row = self._con.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return _article(row) if row else None
+
+    def articles(self) -> list[Article]:
+        """Every article in row order (small corpora, tests and stats)."""
+        return [_article(r) for r in self._con.execute("SELECT * FROM articles ORDER BY row")]
+
+    def passages(self, rows: Sequence[int]) -> list[Passage]:
+        """Passages by row, in the order asked."""
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        found = {
+            r["row"]: Passage(r["id"], r["ordinal"], r["start"], r["end"], r["text"], r["heading"])
+            for r in self._con.execute(
+                f'SELECT p.row, a.id, p.ordinal, p.start, p."end", p.text, p.heading '
+                f"FROM passages p JOIN articles a ON a.row = p.article_row WHERE p.row IN ({marks})",
+                [int(r) for r in rows],
+            )
+        }
+        return [found[int(r)] for r in rows if int(r) in found]
+
+    def article_passages(self, article_id: str) -> list[Passage]:
+        """All passages of one article in reading order."""
+        return [
+            Passage(article_id, r["ordinal"], r["start"], r["end"], r["text"], r["heading"])
+            for r in self._con.execute(
+                'SELECT p.ordinal, p.start, p."end", p.text, p.heading FROM passages p '
+                "JOIN articles a ON a.row = p.article_row WHERE a.id = ? ORDER BY p.ordinal",
+                (article_id,),
+            )
+        ]

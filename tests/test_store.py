@@ -1,0 +1,34 @@
+"""SQLite store: round trip of articles and passages, row order, read-only access."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from search.errors import IndexCorrupt
+from search.models import Article, Heading, Passage
+from search.store import Store, write_store
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    text = "Lead sentence.\n\nA heading\n\nBody sentence."
+    a = Article("a-1", "Title", text, "2015-06-29", "DW", "https://p.dw.com/p/1", ("AFP", "AP"),
+                (Heading(16, 25, "A heading"),), "seeds/x.txt")
+    b = Article("b-2", "Other", "Only text.", "1987-02-26T15:01:01", "Reuters", None, (), (), "r.jsonl:3")
+    passages = [Passage("a-1", 0, 0, 14, "Lead sentence.", None), Passage("b-2", 0, 0, 10, "Only text.", None),
+                Passage("a-1", 1, 27, 41, "Body sentence.", "A heading")]
+    write_store(tmp_path / "s.sqlite", [a, b], passages)
+    store = Store(tmp_path / "s.sqlite")
+    assert store.article("a-1") == a and store.article("b-2") == b and store.article("zz") is None
+    assert store.counts() == {"articles": 2, "passages": 3}
+    assert store.passages([2, 0]) == [passages[2], passages[0]]
+    assert store.article_passages("a-1") == [passages[0], passages[2]]
+    assert store.articles() == [a, b]
+    with pytest.raises(FileExistsError):
+        write_store(tmp_path / "s.sqlite", [a], [])
+
+
+def test_missing_store_is_corrupt(tmp_path: Path) -> None:
+    with pytest.raises(IndexCorrupt):
+        Store(tmp_path / "none.sqlite")
