@@ -1,0 +1,64 @@
+"""Shared fixtures: the real packaged model, the seeds index, and the shared data sets."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is packaged; a hub lookup must fail loudly, not hang
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+REUTERS = SHARED_DATA / "reuters21578" / "reuters21578.jsonl.gz"
+
+
+def require(path: Path) -> Path:
+    """Skip, saying what is missing, when a test needs ../shared/data and it is not beside the project."""
+    if not path.exists():
+        pytest.skip(f"{path} is missing: put the shared data folder beside the project as ../shared")
+    return path
+
+
+def reuters_stories(n: int) -> list[dict]:
+    """The first n Reuters stories that have a body."""
+    stories = []
+    with gzip.open(require(REUTERS), "rt", encoding="utf-8") as handle:
+        for line in handle:
+            story = json.loads(line)
+            if (story.get("body") or "").strip():
+                stories.append(story)
+                if len(stories) == n:
+                    break
+    return stories
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    """A JSONL corpus file for a test."""
+    with (gzip.open(path, "wt", encoding="utf-8") if path.suffix == ".gz" else path.open("w", encoding="utf-8")) as out:
+        for record in records:
+            out.write(json.dumps(record) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real all-MiniLM-L6-v2 from its PyPI package, loaded once per test session."""
+    from search.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def seeds_index(tmp_path_factory, embedder) -> Path:
+    """An index of the two seed articles, built once."""
+    from indexer.build import BuildConfig, build_index
+
+    index_dir = tmp_path_factory.mktemp("seeds-index")
+    build_index(BuildConfig(sources=(SEEDS,), index_dir=index_dir, progress=False), embedder=embedder)
+    return index_dir
