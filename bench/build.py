@@ -26,7 +26,7 @@ def subset(path: Path, n: int) -> int:
     count = 0
     with gzip.open(REUTERS, "rt", encoding="utf-8") as src, gzip.open(path, "wt", encoding="utf-8") as out:
         for line in src:
-            if json.loads(line).get("body", "").strip():
+            if (json.loads(line).get("body") or "").strip():
                 out.write(line)
                 count += 1
                 if count == n:
