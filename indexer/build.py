@@ -18,12 +18,13 @@ from search.bm25 import BM25Index, BM25Params
 from search.dense import build_dense, save_dense
 from search.embed import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 from search.errors import BuildError
-from search.layout import BM25_DIR, CACHE, DENSE, FORMAT_VERSION, STORE, sha256_file
+from search.columns import write_columns
+from search.layout import BM25_DIR, CACHE, COLUMNS, DENSE, FORMAT_VERSION, STORE, sha256_file
 from search.models import Article, Passage
 from search.store import write_store
 from search.text import ANALYZER_SETTINGS, tokenize
 
-from .chunking import ChunkConfig, chunk_article
+from .chunking import ChunkConfig, split_article
 from .embedcache import EmbeddingCache, embed_all
 from .publish import checksums, clean_leftovers, new_build_id, publish, rebuild_lock, start_build
 from .sources import Problem, read_file
@@ -59,6 +60,7 @@ class BuildReport:
     problems: list[Problem]
     timings: dict[str, float] = field(default_factory=dict)
     embeddings: dict[str, int] = field(default_factory=dict)
+    sentence_embeddings: dict[str, int] = field(default_factory=dict)
 
     @property
     def skipped(self) -> int:
@@ -113,24 +115,36 @@ def embed_text(article: Article, passage: Passage) -> str:
     return f"{article.title}\n{passage.text}" if article.title else passage.text
 
 
-def chunk_all(
-    articles: list[Article], embedder: Embedder, config: BuildConfig, problems: list[Problem]
-) -> tuple[list[Article], list[Passage], list[str]]:
+@dataclass
+class Chunked:
+    """Everything chunking yields, row-aligned: kept articles, passages, their embedded texts, sentences."""
+
+    articles: list[Article] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    passage_article: list[int] = field(default_factory=list)
+    sentences: list[tuple[int, int, int]] = field(default_factory=list)  # (article row, start, end)
+    sentence_texts: list[str] = field(default_factory=list)
+
+
+def chunk_all(articles: list[Article], embedder: Embedder, config: BuildConfig, problems: list[Problem]) -> Chunked:
     """Passages of every article that has a sentence; one that has none is skipped with its reason."""
     chunking = ChunkConfig(config.chunking.target_words, config.chunking.overlap_sentences, embedder.max_tokens)
-    kept: list[Article] = []
-    passages: list[Passage] = []
-    texts: list[str] = []
+    out = Chunked()
     for article in tqdm(articles, desc="chunk", unit="article", disable=not config.progress):
         prefix = f"{article.title}\n" if article.title else ""
-        found = chunk_article(article, chunking, embedder.count_tokens, prefix)
-        if not found:
+        passages, sentences = split_article(article, chunking, embedder.count_tokens, prefix)
+        if not passages:
             problems.append(Problem(article.origin, "no sentences in the text", True))
             continue
-        kept.append(article)
-        passages.extend(found)
-        texts.extend(embed_text(article, p) for p in found)
-    return kept, passages, texts
+        row = len(out.articles)
+        out.articles.append(article)
+        out.passages.extend(passages)
+        out.texts.extend(embed_text(article, p) for p in passages)
+        out.passage_article.extend([row] * len(passages))
+        out.sentences.extend((row, a, b) for a, b in sentences)
+        out.sentence_texts.extend(article.text[a:b] for a, b in sentences)
+    return out
 
 
 def check_lengths(texts: list[str], embedder: Embedder) -> None:
@@ -168,8 +182,8 @@ def build_index(
     with _stage(timings, "model"):
         embedder = embedder or load_embedder(config.model)
     with _stage(timings, "chunk"):
-        articles, passages, texts = chunk_all(articles, embedder, config, problems)
-        check_lengths(texts, embedder)
+        chunked = chunk_all(articles, embedder, config, problems)
+        check_lengths(chunked.texts, embedder)
     if config.strict and problems:
         raise StrictProblems(problems)
     index_dir = Path(config.index_dir)
@@ -178,20 +192,26 @@ def build_index(
         cache = EmbeddingCache(index_dir / CACHE / EMBED_CACHE, embedder.dimension)
         try:
             with _stage(timings, "embed"):
-                vectors, embed_stats = embed_all(texts, embedder, cache, config.batch_size, config.progress)
+                vectors, embed_stats = embed_all(chunked.texts, embedder, cache, config.batch_size, config.progress)
+            with _stage(timings, "embed_sentences"):  # the quote choice compares sentences to the question
+                sentence_vectors, sentence_stats = embed_all(
+                    chunked.sentence_texts, embedder, cache, config.batch_size * 2, config.progress
+                )
         finally:
             cache.close()
         build_id = new_build_id()
         tmp = start_build(index_dir, build_id)
         try:
             with _stage(timings, "bm25"):
-                docs = (tokenize(t) for t in tqdm(texts, desc="bm25", unit="passage", disable=not config.progress))
+                docs = (tokenize(t) for t in tqdm(chunked.texts, desc="bm25", unit="passage", disable=not config.progress))
                 bm25 = BM25Index.build(docs, config.bm25)
                 bm25.save(tmp / BM25_DIR)
             with _stage(timings, "faiss"):
                 save_dense(build_dense(vectors), tmp / DENSE)
             with _stage(timings, "store"):
-                write_store(tmp / STORE, articles, passages)
+                write_store(tmp / STORE, chunked.articles, chunked.passages)
+                write_columns(tmp / COLUMNS, chunked.articles, chunked.passage_article, chunked.sentences,
+                              sentence_vectors)
             manifest = {
                 "format_version": FORMAT_VERSION,
                 "build_id": build_id,
@@ -202,14 +222,16 @@ def build_index(
                 "bm25": {**asdict(config.bm25), **bm25.stats()},
                 "dense": {"type": "flat-ip", "vectors": int(vectors.shape[0]), "dimension": embedder.dimension},
                 "counts": {
-                    "articles": len(articles),
-                    "passages": len(passages),
+                    "articles": len(chunked.articles),
+                    "passages": len(chunked.passages),
+                    "sentences": len(chunked.sentences),
                     "skipped": sum(p.skipped for p in problems),
                     "problems": len(problems),
                 },
                 "sources": files,
                 "problems": [asdict(p) for p in problems[:MAX_LISTED_PROBLEMS]],
                 "embeddings": asdict(embed_stats),
+                "sentence_embeddings": asdict(sentence_stats),
                 "timings": timings,
                 "libraries": _versions(),
                 "files": checksums(tmp),
@@ -218,4 +240,7 @@ def build_index(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    return BuildReport(build_id, final, len(articles), len(passages), problems, timings, asdict(embed_stats))
+    return BuildReport(
+        build_id, final, len(chunked.articles), len(chunked.passages), problems, timings, asdict(embed_stats),
+        asdict(sentence_stats),
+    )

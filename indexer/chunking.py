@@ -68,6 +68,16 @@ def chunk_article(
     prefix: str = "",
 ) -> list[Passage]:
     """Passages of the article; with `count_tokens`, each `prefix + passage` fits `max_tokens`."""
+    return split_article(article, config, count_tokens, prefix)[0]
+
+
+def split_article(
+    article: Article,
+    config: ChunkConfig = ChunkConfig(),
+    count_tokens: Callable[[Sequence[str]], list[int]] | None = None,
+    prefix: str = "",
+) -> tuple[list[Passage], list[tuple[int, int]]]:
+    """Passages and the sentence spans they are made of (long sentences cut), in reading order."""
     text = article.text
     limit = config.max_tokens if count_tokens is not None else None
 
@@ -78,8 +88,10 @@ def chunk_article(
         return [c <= limit for c in counts]
 
     passages: list[Passage] = []
+    sentences: list[tuple[int, int]] = []
     for section in sections(article):
         units = _fitting_units(text, section.sentences, config.target_words, fits)
+        sentences.extend(units)
         i = 0
         while i < len(units):
             j = i
@@ -96,7 +108,7 @@ def chunk_article(
             if j + 1 >= len(units):
                 break
             i = max(i + 1, j + 1 - config.overlap_sentences)
-    return passages
+    return passages, sentences
 
 
 def _fitting_units(

@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import IndexCorrupt, IndexMismatch, IndexNotFound
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: columns/ (row-aligned arrays, sentence vectors for the quote)
 CURRENT = "CURRENT"  # holds the live build's name; replaced atomically, the only publishing step
 BUILDS = "builds"
 CACHE = "cache"
@@ -19,6 +19,7 @@ MANIFEST = "manifest.json"
 STORE = "store.sqlite"
 BM25_DIR = "bm25"
 DENSE = "dense.faiss"
+COLUMNS = "columns"
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from indexer.publish import clean_leftovers, new_build_id, publish, rebuild_lock, start_build
 from search.errors import BuildError
-from search.layout import CURRENT, MANIFEST, current_build, verify_build
+from search.layout import CURRENT, FORMAT_VERSION, MANIFEST, current_build, verify_build
 
 
 def publish_one(index_dir: Path, payload: bytes) -> str:
@@ -19,7 +19,7 @@ def publish_one(index_dir: Path, payload: bytes) -> str:
     tmp = start_build(index_dir, build_id)
     (tmp / "sub").mkdir()
     (tmp / "sub" / "data.npy").write_bytes(payload)
-    publish(index_dir, tmp, build_id, {"format_version": 1, "files": checksums(tmp)})
+    publish(index_dir, tmp, build_id, {"format_version": FORMAT_VERSION, "files": checksums(tmp)})
     return build_id
 
 
