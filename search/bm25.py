@@ -113,6 +113,19 @@ class BM25Index:
         """Distinct terms; reported in stats and the manifest."""
         return len(self._vocab)
 
+    def idf(self, term: str) -> float:
+        """A term's idf (0 when unknown), to weigh query terms when choosing a quote."""
+        t = self._vocab.get(term)
+        return 0.0 if t is None else float(self._a["idf"][t])
+
+    def postings(self, term: str) -> np.ndarray:
+        """Documents containing the term, ascending; empty when unknown (exclusions and phrases)."""
+        t = self._vocab.get(term)
+        if t is None:
+            return np.zeros(0, dtype=np.int32)
+        ptr = self._a["term_ptr"]
+        return np.asarray(self._a["doc_ids"][ptr[t] : ptr[t + 1]])
+
     def stats(self) -> dict:
         """JSON-ready figures for the build manifest."""
         return {
@@ -197,14 +210,22 @@ class BM25Index:
         self, query_tokens: Sequence[str], k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Best k docs with score > 0 (among `allowed` if given), best first, ties to the lower doc id."""
+        rows, values, _ = self.search(query_tokens, k, allowed)
+        return rows, values
+
+    def search(
+        self, query_tokens: Sequence[str], k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """top_k, plus the mask of every doc that matched (score > 0 and allowed) so callers can count them."""
         if allowed is not None and (allowed.dtype != np.bool_ or allowed.shape != (self.n_docs,)):
             raise ValueError(f"allowed must be a bool mask of {self.n_docs}, got {allowed.dtype} {allowed.shape}")
         empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-        if k <= 0:
-            return empty
         scores, known = self._accumulate(query_tokens)
-        if not known:
-            return empty
+        matched = scores > 0
+        if allowed is not None:
+            matched &= allowed
+        if k <= 0 or not known:
+            return (*empty, matched)
         # any k scored docs bound the k-th best from below: take them from the rarest term to skip most of the n docs
         ptr = self._a["term_ptr"]
         rare = min(known, key=lambda t: ptr[t + 1] - ptr[t])
@@ -223,4 +244,4 @@ class BM25Index:
             pick = np.concatenate([above, at[: k - above.size]])
             cand, values = cand[pick], values[pick]
         order = np.lexsort((cand, -values))
-        return cand[order], values[order]
+        return cand[order], values[order], matched

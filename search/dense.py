@@ -41,10 +41,19 @@ def load_dense(path: Path, dimension: int, count: int) -> faiss.Index:
     return index
 
 
-def search_dense(index: faiss.Index, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and cosine scores of the k nearest passages, best first."""
+def search_dense(
+    index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and cosine scores of the k nearest passages (among `allowed`, a boolean mask), best first."""
     if k <= 0 or index.ntotal == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    scores, rows = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(k, index.ntotal))
+    vector = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+    k = min(k, index.ntotal)
+    if allowed is None:
+        scores, rows = index.search(vector, k)
+    else:
+        bits = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")  # FAISS reads bit i of byte i // 8
+        selector = faiss.IDSelectorBitmap(index.ntotal, faiss.swig_ptr(bits))
+        scores, rows = index.search(vector, k, params=faiss.SearchParameters(sel=selector))
     keep = rows[0] >= 0
     return rows[0][keep], scores[0][keep]

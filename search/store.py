@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -83,11 +84,27 @@ class Store:
         if not path.is_file():
             raise IndexCorrupt(f"{path} is missing")
         self.path = path
-        self._con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
-        self._con.row_factory = sqlite3.Row
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    @property
+    def _con(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            con.row_factory = sqlite3.Row
+            self._local.con = con
+            with self._lock:
+                self._all.append(con)
+        return con
 
     def close(self) -> None:
-        self._con.close()
+        with self._lock:
+            for con in self._all:
+                con.close()
+            self._all.clear()
+        self._local = threading.local()
 
     def counts(self) -> dict[str, int]:
         """How many articles and passages the store holds."""
@@ -103,6 +120,14 @@ class Store:
     def articles(self) -> list[Article]:
         """Every article in row order (small corpora, tests and stats)."""
         return [_article(r) for r in self._con.execute("SELECT * FROM articles ORDER BY row")]
+
+    def articles_at(self, rows: Sequence[int]) -> dict[int, Article]:
+        """Articles by row, for the hits of one page."""
+        if not rows:
+            return {}
+        marks = ",".join("?" * len(rows))
+        query = f"SELECT * FROM articles WHERE row IN ({marks})"
+        return {r["row"]: _article(r) for r in self._con.execute(query, [int(x) for x in rows])}
 
     def passages(self, rows: Sequence[int]) -> list[Passage]:
         """Passages by row, in the order asked."""
