@@ -45,3 +45,90 @@ class Passage:
     end: int
     text: str
     heading: str | None = None
+
+
+MODES = ("hybrid", "bm25", "dense")
+FUSIONS = ("rrf", "linear")
+SORTS = ("relevance", "date")
+GROUPS = ("article", "passage")
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+MAX_DEPTH = 1000  # page * k: deeper pages cost more than any reader will page through
+MAX_SOURCES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """One question and its options, already parsed; `validate()` checks the limits."""
+
+    q: str
+    mode: str = "hybrid"
+    fusion: str = "rrf"
+    alpha: float = 0.5  # weight of the dense leg with fusion="linear"
+    k: int = 10
+    page: int = 1
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    sources: tuple[str, ...] = ()
+    sort: str = "relevance"
+    group: str = "article"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A marked range of the article text: `lexical` for a matched term, `semantic` for the chosen sentence."""
+
+    start: int
+    end: int
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """The sentence (or the quotation inside it) that best answers the question; offsets in the article."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Why a hit ranks where it does: each leg's score and rank for its best passage, and the fused score."""
+
+    bm25: float | None
+    bm25_rank: int | None
+    dense: float | None
+    dense_rank: int | None
+    fused: float
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One result: an article with its best passage (or one passage with group="passage")."""
+
+    rank: int
+    article_id: str
+    title: str
+    source: str | None
+    url: str | None
+    date: str | None
+    score: float
+    scores: Scores
+    passage: Passage
+    quote: Quote | None
+    highlights: tuple[Span, ...]
+    more_passages: tuple[Passage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """A page of hits and how many articles (or passages) matched in all."""
+
+    query: str
+    mode: str
+    took_ms: float
+    total: int
+    page: int
+    k: int
+    hits: tuple[Hit, ...]

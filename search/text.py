@@ -103,3 +103,12 @@ def _merged(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         elif b > a and text[a:b].strip():
             out.append((a, b))
     return out
+
+
+# Question words carry no topic: highlighting skips them (BM25 still scores them, as rank-bm25 would).
+QUESTION_WORDS = frozenset(
+    _stemmer().stemWords(
+        "what who whom whose when where which why how did does do doe was were is am been has have had can could "
+        "would should will shall may might must about".split()
+    )
+)

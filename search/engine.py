@@ -1,0 +1,306 @@
+"""SearchEngine: open a published index and answer questions with BM25, dense or hybrid retrieval."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import fusion
+from .bm25 import BM25Index
+from .columns import NO_DAY, Columns, day_number, load_columns
+from .dense import load_dense, search_dense
+from .embed import Embedder, SentenceTransformerEmbedder
+from .errors import IndexCorrupt, IndexMismatch
+from .highlight import choose_quote, lexical_spans
+from .layout import BM25_DIR, COLUMNS, DENSE, STORE, current_build, read_manifest, summary
+from .models import Article, Hit, Passage, Quote, Scores, SearchRequest, SearchResult, Span
+from .query import ParsedQuery, contains_phrase, parse_question, validate
+from .store import Store
+from .text import QUESTION_WORDS, tokenize
+
+WINDOW = 100  # candidates per leg at least; hybrid fuses the top of both lists
+MORE_PASSAGES = 2
+
+
+@dataclass
+class _Candidates:
+    """The legs' ranked rows and scores, and every passage that matched at all (for `total`)."""
+
+    bm25: dict[int, tuple[float, int]]  # row -> (score, rank from 1)
+    dense: dict[int, tuple[float, int]]
+    matched: np.ndarray  # bool [passages]
+    exhausted: bool  # no wider window can find more
+
+
+class QueryVectors:
+    """A small thread-safe LRU of query embeddings: repeated questions skip the model."""
+
+    def __init__(self, embedder: Embedder, size: int = 2048) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> np.ndarray:
+        with self._lock:
+            hit = self._items.get(text)
+            if hit is not None:
+                self._items.move_to_end(text)
+                return hit
+        vector = self.embedder.encode([text])[0]
+        with self._lock:
+            self._items[text] = vector
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return vector
+
+
+class SearchEngine:
+    """One published build, loaded once and shared by every request thread."""
+
+    def __init__(self, build_dir: Path, manifest: dict[str, Any], embedder: Embedder) -> None:
+        counts = manifest["counts"]
+        dimension = int(manifest["model"]["dimension"])
+        self.build_dir = build_dir
+        self.manifest = manifest
+        self.embedder = embedder
+        self.store = Store(build_dir / STORE)
+        self.bm25 = BM25Index.load(build_dir / BM25_DIR)
+        self.dense = load_dense(build_dir / DENSE, dimension, counts["passages"])
+        self.columns: Columns = load_columns(build_dir / COLUMNS, counts["articles"], counts["passages"], dimension)
+        if self.bm25.n_docs != counts["passages"]:
+            raise IndexCorrupt(f"{build_dir}: BM25 holds {self.bm25.n_docs} passages, the manifest {counts['passages']}")
+        self.n_articles = int(counts["articles"])
+        self.n_passages = int(counts["passages"])
+        self.vectors = QueryVectors(embedder)
+
+    @classmethod
+    def open(cls, index_dir: Path, model: str | None = None, embedder: Embedder | None = None) -> SearchEngine:
+        """Load the current build; a model other than the index's is refused, naming both."""
+        build = current_build(Path(index_dir))
+        manifest = read_manifest(build)
+        built_with = manifest.get("model", {})
+        if embedder is None:
+            embedder = SentenceTransformerEmbedder(model or built_with.get("name", ""))
+        if embedder.dimension != built_with.get("dimension") or embedder.fingerprint != built_with.get("fingerprint"):
+            raise IndexMismatch(
+                f"index {build} was built with model {built_with.get('name')!r} "
+                f"({built_with.get('dimension')} dims, fingerprint {built_with.get('fingerprint')}), "
+                f"but the query model is {embedder.name!r} ({embedder.dimension} dims, fingerprint "
+                f"{embedder.fingerprint}): rebuild the index or serve it with its own model"
+            )
+        engine = cls(build, manifest, embedder)
+        engine.vectors.get("warm up the model")  # the first encode pays torch's one-off set-up costs
+        return engine
+
+    def close(self) -> None:
+        self.store.close()
+
+    def summary(self) -> dict[str, Any]:
+        """What `indexer stats --json` prints for this build."""
+        return summary(self.manifest, self.build_dir)
+
+    def sources(self) -> list[tuple[str, int]]:
+        """Source names with their article counts, most articles first (the page's source filter)."""
+        codes = self.columns.article_source
+        counts = np.bincount(codes[codes >= 0], minlength=len(self.columns.source_names))
+        pairs = [(name, int(n)) for name, n in zip(self.columns.source_names, counts) if n]
+        return sorted(pairs, key=lambda p: (-p[1], p[0]))
+
+    def article(self, article_id: str) -> Article | None:
+        return self.store.article(article_id)
+
+    def article_passages(self, article_id: str) -> list[Passage]:
+        return self.store.article_passages(article_id)
+
+    # -- filters -------------------------------------------------------------------------------------------
+
+    def _allowed(self, request: SearchRequest, parsed: ParsedQuery) -> np.ndarray | None:
+        """Passages that may be hits: date, source and exclusions per article; phrase words per passage."""
+        cols = self.columns
+        articles: np.ndarray | None = None
+
+        def narrow(mask: np.ndarray) -> None:
+            nonlocal articles
+            articles = mask if articles is None else articles & mask
+
+        if request.date_from or request.date_to:
+            days = cols.article_day
+            low = day_number(request.date_from) if request.date_from else NO_DAY + 1
+            high = day_number(request.date_to) if request.date_to else np.iinfo(np.int32).max
+            narrow((days != NO_DAY) & (days >= low) & (days <= high))
+        if request.sources:
+            wanted = {s.casefold() for s in request.sources}
+            codes = [i for i, name in enumerate(cols.source_names) if name.casefold() in wanted]
+            narrow(np.isin(cols.article_source, codes))
+        excluded = list(parsed.excluded) + [t for p in parsed.excluded_phrases for t in tokenize(p)[:1]]
+        if excluded:
+            hit = np.zeros(self.n_articles, dtype=bool)
+            for term in excluded:
+                hit[cols.passage_article[self.bm25.postings(term)]] = True
+            narrow(~hit)
+        passages = None if articles is None else articles[cols.passage_article]
+        for phrase in parsed.phrases:
+            for term in set(tokenize(phrase)):  # a passage holding the phrase holds all its words
+                has = np.zeros(self.n_passages, dtype=bool)
+                has[self.bm25.postings(term)] = True
+                passages = has if passages is None else passages & has
+        return passages
+
+    # -- retrieval -----------------------------------------------------------------------------------------
+
+    def _candidates(self, request: SearchRequest, parsed: ParsedQuery, allowed: np.ndarray | None,
+                    window: int, vector: np.ndarray | None) -> _Candidates:
+        matched = np.zeros(self.n_passages, dtype=bool)
+        bm25: dict[int, tuple[float, int]] = {}
+        dense: dict[int, tuple[float, int]] = {}
+        exhausted = True
+        if request.mode in ("bm25", "hybrid"):
+            tokens = list(parsed.tokens) or [t for p in parsed.phrases for t in tokenize(p)]
+            rows, scores, hits = self.bm25.search(tokens, window, allowed)
+            matched |= hits
+            bm25 = {int(r): (float(s), i + 1) for i, (r, s) in enumerate(zip(rows, scores))}
+            exhausted &= len(rows) < window
+        if request.mode in ("dense", "hybrid") and vector is not None:
+            if allowed is None or allowed.any():
+                rows, scores = search_dense(self.dense, vector, window, allowed)
+                matched[rows] = True
+                dense = {int(r): (float(s), i + 1) for i, (r, s) in enumerate(zip(rows, scores))}
+                exhausted &= len(rows) < window
+        return _Candidates(bm25, dense, matched, exhausted)
+
+    def _fuse(self, request: SearchRequest, cands: _Candidates) -> list[tuple[int, float]]:
+        if request.mode == "bm25":
+            return fusion.ranked({r: s for r, (s, _) in cands.bm25.items()})
+        if request.mode == "dense":
+            return fusion.ranked({r: s for r, (s, _) in cands.dense.items()})
+        if request.fusion == "linear":
+            sparse = {r: s for r, (s, _) in cands.bm25.items()}
+            dense = {r: s for r, (s, _) in cands.dense.items()}
+            return fusion.ranked(fusion.linear(sparse, dense, request.alpha))
+        by_rank = [sorted(cands.bm25, key=lambda r: cands.bm25[r][1]), sorted(cands.dense, key=lambda r: cands.dense[r][1])]
+        return fusion.ranked(fusion.rrf(by_rank))
+
+    def _with_phrases(self, ranking: list[tuple[int, float]], phrases: tuple[str, ...]) -> list[tuple[int, float]]:
+        """Keep the passages whose title or text holds every quoted phrase verbatim."""
+        if not phrases or not ranking:
+            return ranking
+        passages = self.store.passages([r for r, _ in ranking])
+        rows_by_article = {self.columns.passage_article[r] for r, _ in ranking}
+        titles = {row: a.title for row, a in self.store.articles_at(sorted(int(x) for x in rows_by_article)).items()}
+        keep = set()
+        for (row, _), passage in zip(ranking, passages):
+            text = titles.get(int(self.columns.passage_article[row]), "") + "\n" + passage.text
+            if all(contains_phrase(text, p) for p in phrases):
+                keep.add(row)
+        return [(r, s) for r, s in ranking if r in keep]
+
+    def _group(self, request: SearchRequest, ranking: list[tuple[int, float]]) -> list[list[tuple[int, float]]]:
+        """One group per article (best passage first, up to two more), or one per passage."""
+        if request.group == "passage":
+            groups = [[item] for item in ranking]
+        else:
+            by_article: dict[int, list[tuple[int, float]]] = {}
+            for row, score in ranking:
+                group = by_article.setdefault(int(self.columns.passage_article[row]), [])
+                if len(group) <= MORE_PASSAGES:
+                    group.append((row, score))
+            groups = list(by_article.values())
+        if request.sort == "date":
+            days = self.columns.article_day
+            groups.sort(key=lambda g: -int(days[self.columns.passage_article[g[0][0]]]))  # undated (NO_DAY) last
+        return groups
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        """Validate, retrieve, fuse, filter, group, page; the quote and highlights for the page's hits only."""
+        began = time.perf_counter()
+        request = validate(request)
+        parsed = parse_question(request.q)
+        allowed = self._allowed(request, parsed)
+        vector = None
+        if request.mode != "bm25":
+            vector = self.vectors.get(parsed.text or " ".join(parsed.phrases))
+        need = request.page * request.k
+        window = max(WINDOW, need * (1 + MORE_PASSAGES if request.group == "article" else 1))
+        while True:
+            cands = self._candidates(request, parsed, allowed, window, vector)
+            ranking = self._with_phrases(self._fuse(request, cands), parsed.phrases)
+            groups = self._group(request, ranking)
+            if len(groups) >= need or cands.exhausted or window >= self.n_passages:
+                break
+            window *= 4
+        matched = cands.matched
+        if request.group == "passage":
+            total = max(int(np.count_nonzero(matched)), len(groups)) if not parsed.phrases else len(groups)
+        else:
+            seen = np.zeros(self.n_articles, dtype=bool)
+            seen[self.columns.passage_article[matched]] = True
+            total = max(int(np.count_nonzero(seen)), len(groups)) if not parsed.phrases else len(groups)
+        page = groups[(request.page - 1) * request.k : need]
+        hits = self._hits(page, cands, parsed, vector, first_rank=(request.page - 1) * request.k + 1)
+        took = (time.perf_counter() - began) * 1000
+        return SearchResult(request.q, request.mode, round(took, 2), total, request.page, request.k, tuple(hits))
+
+    # -- the page's hits -----------------------------------------------------------------------------------
+
+    def _hits(self, page: list[list[tuple[int, float]]], cands: _Candidates, parsed: ParsedQuery,
+              vector: np.ndarray | None, first_rank: int) -> list[Hit]:
+        rows = [r for group in page for r, _ in group]
+        passages = dict(zip(rows, self.store.passages(rows)))
+        article_rows = sorted({int(self.columns.passage_article[g[0][0]]) for g in page})
+        articles = self.store.articles_at(article_rows)
+        phrase_terms = [t for p in parsed.phrases for t in tokenize(p)]
+        terms = {
+            t: max(self.bm25.idf(t), 1e-3)
+            for t in dict.fromkeys(list(parsed.tokens) + phrase_terms)
+            if t not in QUESTION_WORDS
+        }
+        hits = []
+        for offset, group in enumerate(page):
+            best_row, score = group[0]
+            article_row = int(self.columns.passage_article[best_row])
+            article = articles[article_row]
+            passage = passages[best_row]
+            quote = self._quote(article, article_row, passage, terms, vector)
+            spans = lexical_spans(passage.text, passage.start, terms, parsed.phrases)
+            if quote is not None:
+                spans.append(Span(quote.start, quote.end, "semantic"))
+            bm25 = cands.bm25.get(best_row)
+            dense = cands.dense.get(best_row)
+            hits.append(Hit(
+                rank=first_rank + offset,
+                article_id=article.id,
+                title=article.title,
+                source=article.source,
+                url=article.url,
+                date=article.date,
+                score=round(score, 6),
+                scores=Scores(
+                    bm25=None if bm25 is None else round(bm25[0], 6),
+                    bm25_rank=None if bm25 is None else bm25[1],
+                    dense=None if dense is None else round(dense[0], 6),
+                    dense_rank=None if dense is None else dense[1],
+                    fused=round(score, 6),
+                ),
+                passage=passage,
+                quote=quote,
+                highlights=tuple(sorted(spans, key=lambda s: (s.start, -s.end))),
+                more_passages=tuple(passages[r] for r, _ in group[1:]),
+            ))
+        return hits
+
+    def _quote(self, article: Article, article_row: int, passage: Passage, terms: dict[str, float],
+               vector: np.ndarray | None) -> Quote | None:
+        """The best sentence of the passage, from precomputed sentence vectors: a dot product per sentence."""
+        rows = self.columns.sentences_in(article_row, passage.start, passage.end)
+        spans = [(int(self.columns.sentence_start[r]), int(self.columns.sentence_end[r])) for r in rows]
+        sims = None
+        if vector is not None and len(rows):
+            sims = self.columns.sentence_vectors[rows].astype(np.float32) @ vector
+        return choose_quote(article.text, spans, terms, sims)
