@@ -60,6 +60,11 @@ class QueryVectors:
                 self._items.popitem(last=False)
         return vector
 
+    def clear(self) -> None:
+        """Forget every cached vector (benchmarks measure the model, not the cache)."""
+        with self._lock:
+            self._items.clear()
+
 
 class SearchEngine:
     """One published build, loaded once and shared by every request thread."""
@@ -139,19 +144,30 @@ class SearchEngine:
             wanted = {s.casefold() for s in request.sources}
             codes = [i for i, name in enumerate(cols.source_names) if name.casefold() in wanted]
             narrow(np.isin(cols.article_source, codes))
-        excluded = list(parsed.excluded) + [t for p in parsed.excluded_phrases for t in tokenize(p)[:1]]
-        if excluded:
+        if parsed.excluded or parsed.excluded_phrases:
             hit = np.zeros(self.n_articles, dtype=bool)
-            for term in excluded:
+            for term in parsed.excluded:
                 hit[cols.passage_article[self.bm25.postings(term)]] = True
+            for phrase in parsed.excluded_phrases:  # a passage with every word of the phrase
+                if tokenize(phrase):
+                    hit[cols.passage_article[self._passages_with_all(tokenize(phrase))]] = True
             narrow(~hit)
         passages = None if articles is None else articles[cols.passage_article]
-        for phrase in parsed.phrases:
-            for term in set(tokenize(phrase)):  # a passage holding the phrase holds all its words
-                has = np.zeros(self.n_passages, dtype=bool)
-                has[self.bm25.postings(term)] = True
-                passages = has if passages is None else passages & has
+        for phrase in parsed.phrases:  # a passage holding the phrase holds all its words
+            if not tokenize(phrase):
+                continue  # only stopwords: the verbatim check after retrieval decides
+            has = np.zeros(self.n_passages, dtype=bool)
+            has[self._passages_with_all(tokenize(phrase))] = True
+            passages = has if passages is None else passages & has
         return passages
+
+    def _passages_with_all(self, terms: list[str]) -> np.ndarray:
+        """Rows of the passages whose tokens include every term (intersected postings)."""
+        rows: np.ndarray | None = None
+        for term in dict.fromkeys(terms):
+            found = self.bm25.postings(term)
+            rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
+        return np.zeros(0, dtype=np.int64) if rows is None else rows
 
     # -- retrieval -----------------------------------------------------------------------------------------
 

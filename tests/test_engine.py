@@ -91,6 +91,8 @@ def test_phrase_and_exclusion(seeds: SearchEngine) -> None:
     assert "special operation" in phrase.hits[0].passage.text.lower()
     assert not seeds.search(SearchRequest("Putin Assad -Turkey")).hits  # both seeds name Turkey
     assert [h.date for h in seeds.search(SearchRequest("Putin Assad -earthquake")).hits] == ["2015-06-29"]
+    assert [h.date for h in seeds.search(SearchRequest('Putin Assad -"very big miracle"')).hits] == ["2023-03-15"]
+    assert [h.date for h in seeds.search(SearchRequest('Putin "in the end"')).hits] == ["2015-06-29"]
 
 
 def test_group_by_article_carries_more_passages(seeds: SearchEngine) -> None:
