@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 INDEX ?= var/index
+HOST ?= 127.0.0.1
+PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -22,8 +24,11 @@ $(STAMP): pyproject.toml
 index: install
 	$(VENV)/bin/indexer rebuild --source seeds --index $(INDEX)
 
+# Serve with waitress (python -m web), never the Flask debug server; it prints the URL once the index is loaded.
 run: index
 	$(VENV)/bin/indexer stats --index $(INDEX)
+	@echo "Starting Newsclip on http://$(HOST):$(PORT)/ (loading the index and the model first)"
+	$(PY) -m web --index $(INDEX) --host $(HOST) --port $(PORT)
 
 stats: install
 	$(VENV)/bin/indexer stats --index $(INDEX)

@@ -1,0 +1,186 @@
+"""Headless Chromium against the production server (`python -m web`, waitress): keyboard search and no XSS."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, write_jsonl
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+PAYLOAD = "<script>window.__pwned=1</script>"
+IMG = '<img src=x onerror="window.__pwned=1">'
+SHOTS = os.environ.get("NEWSCLIP_SCREENSHOTS")  # optional folder to keep screenshots in beyond tmp_path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def production_server(index_dir: Path, log: Path) -> Iterator[str]:
+    """`python -m web` on a free loopback port; yields its base URL once /healthz answers."""
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "web", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port),
+             "--threads", "4"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"python -m web exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"python -m web did not answer within 180 s:\n{log.read_text()}")
+            time.sleep(0.25)
+        assert f"{base}/" in log.read_text(), "the server prints its URL"
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("chromium is not installed: apt-get install chromium chromium-driver")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def seeds_server(seeds_index: Path, tmp_path_factory) -> Iterator[str]:
+    with production_server(seeds_index, tmp_path_factory.mktemp("server") / "server.log") as base:
+        yield base
+
+
+def screenshot(page, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    page.screenshot(path=str(path), full_page=True)
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / name), full_page=True)
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def search_by_keyboard(page, question: str) -> None:
+    """Tab to the question box (no mouse), type, press Enter."""
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.id") == "q":
+            break
+    else:
+        pytest.fail("the question box cannot be reached with Tab")
+    page.keyboard.press("Control+A")
+    page.keyboard.type(question)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
+def test_keyboard_search_shows_highlighted_quote(browser, seeds_server: str, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(seeds_server + "/")
+    search_by_keyboard(page, "What did Putin say about the Syrian people?")
+    first = page.locator("li.hit").first
+    assert first.locator("h2 a").inner_text() == "Russia pledges to support Syrian government"
+    assert first.locator("h2 a").get_attribute("href") == "https://p.dw.com/p/1FozI"
+    assert first.locator(".source").inner_text() == "DW"
+    assert first.locator("time").inner_text() == "29 June 2015"
+    quote = first.locator("blockquote.quote")
+    assert "We are convinced that in the end the Syrian people will be victorious" in quote.inner_text()
+    assert "Syrian people will be victorious" in quote.locator("mark.semantic").inner_text()
+    assert quote.locator("mark.lexical").count() >= 2
+    assert page.locator("#q").input_value() == "What did Putin say about the Syrian people?"
+    screenshot(page, tmp_path, "search.png")
+    assert errors == []  # the CSP blocked nothing, because there is nothing inline
+    # phone-sized and with JavaScript off, the same server-rendered page works
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False)
+    small = phone.new_page()
+    small.goto(seeds_server + "/")
+    small.fill("#q", "Assad's visit to Moscow on the anniversary of the uprising")
+    with small.expect_navigation():
+        small.press("#q", "Enter")
+    assert small.locator("li.hit h2 a").first.inner_text() == "Putin and Assad hold talks on anniversary of Syria uprising"
+    assert small.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling on a phone
+    screenshot(small, tmp_path, "search-phone.png")
+    phone.close()
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def evil_server(tmp_path_factory, embedder) -> Iterator[str]:
+    from indexer.build import BuildConfig, build_index
+
+    root = tmp_path_factory.mktemp("xss")
+    source = write_jsonl(root / "xss.jsonl", [{
+        "id": "xss-1",
+        "title": f"Harbour strike {PAYLOAD} {IMG} ends",
+        "date": "2020-05-04",
+        "source": "Gazette",
+        "url": "javascript:window.__pwned=1",
+        "text": (f"Dock workers ended the harbour strike on Monday. {PAYLOAD} The union said {IMG} the deal "
+                 "raises wages by five percent.\n\nShips began unloading at the harbour within hours."),
+    }])
+    build_index(BuildConfig(sources=(source,), index_dir=root / "index", progress=False), embedder=embedder)
+    with production_server(root / "index", root / "server.log") as base:
+        yield base
+
+
+def test_payloads_in_articles_and_query_never_run(browser, evil_server: str, tmp_path: Path) -> None:
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(evil_server + "/")
+    question = f"harbour strike {PAYLOAD} {IMG}"
+    search_by_keyboard(page, question)
+    hit = page.locator("li.hit").first
+    assert PAYLOAD in hit.locator("h2 a").inner_text() and IMG in hit.locator("h2 a").inner_text()
+    assert hit.locator("h2 a").get_attribute("href").startswith("/articles/xss-1")  # not the javascript: URL
+    assert PAYLOAD in hit.locator("blockquote").inner_text() or IMG in hit.locator("blockquote").inner_text()
+    assert page.locator("#q").input_value() == question
+    assert page.locator("script").count() == 0 and page.locator("img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    screenshot(page, tmp_path, "xss-search.png")
+    with page.expect_navigation():
+        hit.locator("h2 a").click()
+    assert PAYLOAD in page.locator("h1").inner_text()
+    assert "javascript:window.__pwned=1" in page.locator(".original").inner_text()
+    assert page.locator("a[href^='javascript']").count() == 0
+    assert page.locator("script").count() == 0 and page.locator("img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    assert dialogs == []
+    page.close()

@@ -1,0 +1,209 @@
+"""The HTML pages over the real engine: hits, states, the article view, escaping and security headers."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_jsonl
+from web import create_app
+
+PUTIN_QUESTION = "What did Putin say about the Syrian people?"
+PAYLOAD = "<script>window.__pwned=1</script>"
+IMG = '<img src=x onerror="window.__pwned=1">'
+
+
+@pytest.fixture(scope="module")
+def client(seeds_index: Path):
+    app = create_app({"INDEX": seeds_index, "TESTING": True})
+    yield app.test_client()
+    app.extensions["newsclip"].close()
+
+
+def evil_records() -> list[dict]:
+    """Articles whose every field tries to inject markup, plus plain ones to page through."""
+    records = [{
+        "id": "odd/id 1",
+        "title": f"Harbour strike {PAYLOAD} ends",
+        "date": "2020-05-04",
+        "source": f"Wire {IMG}",
+        "url": "javascript:window.__pwned=1",
+        "text": (f"Dock workers ended the harbour strike on Monday. {PAYLOAD} The union said {IMG} the deal "
+                 "raises wages by five percent.\n\nShips began unloading at the harbour within hours, "
+                 "and port officials expect the backlog of containers to clear by the end of the week."),
+    }]
+    for i in range(3):
+        records.append({
+            "id": f"plain-{i}",
+            "title": f"Harbour report number {i}",
+            "date": f"2021-0{i + 1}-10",
+            "source": "Gazette",
+            "url": f"https://example.org/harbour/{i}",
+            "text": (f"The harbour authority published report number {i} on shipping volumes. Container traffic "
+                     "through the harbour rose again as new cranes came into service."),
+        })
+    return records
+
+
+@pytest.fixture(scope="module")
+def evil_client(tmp_path_factory, embedder):
+    from indexer.build import BuildConfig, build_index
+
+    root = tmp_path_factory.mktemp("evil")
+    source = write_jsonl(root / "evil.jsonl", evil_records())
+    index_dir = root / "index"
+    build_index(BuildConfig(sources=(source,), index_dir=index_dir, progress=False), embedder=embedder)
+    app = create_app({"INDEX": index_dir, "TESTING": True})
+    yield app.test_client()
+    app.extensions["newsclip"].close()
+
+
+def html(response) -> str:
+    assert response.mimetype == "text/html"
+    return response.get_data(as_text=True)
+
+
+def test_search_page_renders_hits(client) -> None:
+    response = client.get("/", query_string={"q": PUTIN_QUESTION})
+    assert response.status_code == 200
+    page = html(response)
+    assert '<a href="https://p.dw.com/p/1FozI" rel="noopener noreferrer">Russia pledges to support Syrian government</a>' in page
+    assert '<span class="source">DW</span>' in page
+    assert '<time datetime="2015-06-29">29 June 2015</time>' in page
+    assert '<mark class="semantic">' in page and '<mark class="lexical">Putin</mark>' in page
+    quote = re.search(r'<blockquote class="quote">(.*?)</blockquote>', page, re.S).group(1)
+    plain = unescape(re.sub(r"<[^>]+>", "", quote))
+    assert "We are convinced that in the end the Syrian people will be victorious" in plain
+    assert "<details class=\"more\">" in page and "more matching passage" in page
+    assert re.search(r"2 results\s*·\s*\d+ ms", page)
+    assert 'value="What did Putin say about the Syrian people?"' in page  # the question stays in the box
+
+
+def test_the_question_is_kept_escaped(client) -> None:
+    q = '"Syrian people" <b>bold</b>'
+    page = html(client.get("/", query_string={"q": q}))
+    assert 'value="&#34;Syrian people&#34; &lt;b&gt;bold&lt;/b&gt;"' in page
+    assert "<b>bold</b>" not in page
+
+
+def test_empty_question_shows_just_the_box(client) -> None:
+    for url in ("/", "/?q=", "/?q=%20%20"):
+        response = client.get(url)
+        assert response.status_code == 200
+        page = html(response)
+        assert '<form class="search" method="get" action="/"' in page
+        assert '<label for="q">' in page and '<button type="submit">Search</button>' in page
+        assert 'class="hit"' not in page and "No results" not in page and 'role="alert"' not in page
+
+
+def test_no_results_state(client) -> None:
+    response = client.get("/?q=Putin&source=Reuters")
+    assert response.status_code == 200
+    page = html(response)
+    assert "No results" in page and 'class="hit"' not in page
+    assert "with these filters" in page
+
+
+@pytest.mark.parametrize("query, param", [
+    ("q=Putin&date_from=2023-13-01", "date_from"),
+    ("q=Putin&k=1000", "k"),
+    ("q=Putin&mode=psychic", "mode"),
+    ("q=Putin&date_from=2024-01-01&date_to=2023-01-01", "date_from"),
+])
+def test_bad_parameter_is_a_readable_400_page(client, query: str, param: str) -> None:
+    response = client.get(f"/?{query}")
+    assert response.status_code == 400
+    page = html(response)
+    assert 'role="alert"' in page and "That search could not run" in page
+    assert f"<strong>{param}</strong>" in page
+    assert 'class="hit"' not in page
+    assert 'value="Putin"' in page  # the form is still there with what was typed
+
+
+def test_filters_are_kept_and_offered(client) -> None:
+    page = html(client.get("/?q=Putin&mode=bm25&date_from=2015-01-01&source=DW"))
+    assert '<option value="bm25" selected>' in page
+    assert 'name="date_from" value="2015-01-01"' in page
+    assert '<input type="checkbox" name="source" value="DW" checked>' in page
+    assert "<details class=\"filters\" open>" in page
+
+
+def test_article_view_marks_the_passage_and_terms(client) -> None:
+    hit_page = html(client.get("/", query_string={"q": "a miracle"}))
+    link = re.search(r'href="(/articles/[^"]+)">Read in the archive', hit_page).group(1)
+    response = client.get(unescape(link))
+    assert response.status_code == 200
+    page = html(response)
+    ordinal = re.search(r"p=(\d+)", unescape(link)).group(1)
+    assert f'id="passage-{ordinal}"' in page
+    assert '<mark class="passage">' in page
+    assert '<mark class="lexical">miracle</mark>' in page
+    assert "<h1>Russia pledges to support Syrian government</h1>" in page
+    assert '<time datetime="2015-06-29">29 June 2015</time>' in page
+    marked = re.search(r'id="passage-\d+">(.*?)</(?:p|h2)>', page, re.S).group(1)
+    assert '<mark class="passage">' in marked  # the anchor sits where the marked passage begins
+
+
+def test_article_view_heading_is_a_heading(client) -> None:
+    hit_page = html(client.get("/", query_string={"q": PUTIN_QUESTION}))
+    link = unescape(re.search(r'href="(/articles/[^"?]+)', hit_page).group(1))
+    page = html(client.get(link))
+    assert re.search(r"<h2[^>]*>Need for &#39;a miracle&#39;</h2>", page)
+    assert "<h1>Russia pledges to support Syrian government</h1>" in page
+    assert 'href="https://p.dw.com/p/1FozI"' in page
+
+
+def test_unknown_article_is_a_404_page(client) -> None:
+    response = client.get("/articles/does-not-exist")
+    assert response.status_code == 404
+    assert "no article with the id" in html(response)
+
+
+def test_security_headers_on_pages(client) -> None:
+    for url in ("/", "/?q=Putin", "/articles/does-not-exist", "/static/style.css"):
+        response = client.get(url)
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp and "frame-ancestors 'none'" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_pages_have_no_inline_script_or_style(client) -> None:
+    page = html(client.get("/", query_string={"q": PUTIN_QUESTION}))
+    assert "<script" not in page and " style=" not in page and "onerror" not in page
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+
+
+def test_javascript_url_is_not_a_link_and_payloads_stay_text(evil_client) -> None:
+    response = evil_client.get("/", query_string={"q": f"harbour strike {PAYLOAD}"})
+    assert response.status_code == 200
+    page = html(response)
+    assert 'href="javascript:' not in page
+    assert "<script>window" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=" in page
+    # the title links to the archive's own view of the article (the odd id still routes)
+    link = re.search(r'<h2><a href="([^"]+)">Harbour strike', page).group(1)
+    assert link.startswith("/articles/odd/id%201?")
+    article = evil_client.get(unescape(link))
+    assert article.status_code == 200
+    body = html(article)
+    assert 'href="javascript:' not in body and "<script>window" not in body
+    assert "Original address: <span class=\"url\">javascript:window.__pwned=1</span>" in body
+
+
+def test_pagination_links(evil_client) -> None:
+    page = html(evil_client.get("/?q=harbour&k=1"))
+    assert re.search(r"4 results\s*·\s*page 1 of 4", page)
+    nav = re.search(r'<nav class="pages".*?</nav>', page, re.S).group(0)
+    assert 'rel="next"' in nav and 'rel="prev"' not in nav
+    assert '<span aria-current="page">1</span>' in nav
+    next_href = unescape(re.search(r'<a href="([^"]+)" rel="next"', nav).group(1))
+    assert "q=harbour" in next_href and "k=1" in next_href and "page=2" in next_href
+    second = html(evil_client.get(next_href))
+    assert '<span aria-current="page">2</span>' in second and 'rel="prev"' in second
+    assert '<ol class="hits" start="2">' in second

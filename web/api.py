@@ -1,0 +1,184 @@
+"""JSON API: /api/search, /api/articles/<id>, /api/index, /api/openapi.json, one error shape for all."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify
+from flask import request as flask_request
+from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
+
+from search.errors import BadQuery
+from search.models import Article, Hit, Passage, SearchRequest, SearchResult
+
+from .openapi import document
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+_INT = re.compile(r"-?\d{1,9}")
+_FLOAT = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,3})?")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def engine() -> Any:
+    """The SearchEngine opened once by create_app."""
+    return current_app.extensions["newsclip"]
+
+
+def error_body(code: str, message: str, param: str | None = None) -> dict[str, Any]:
+    """The one error shape of the API, for 400, 404, 405 and 500 alike."""
+    return {"error": {"code": code, "message": message, "param": param}}
+
+
+def _text(args: MultiDict[str, str], name: str) -> str | None:
+    value = args.get(name)
+    return value.strip() if value is not None and value.strip() else None
+
+
+def _int(args: MultiDict[str, str], name: str, default: int) -> int:
+    value = _text(args, name)
+    if value is None:
+        return default
+    if not _INT.fullmatch(value):
+        raise BadQuery(f"{name} must be a whole number; got {value!r}", name)
+    return int(value)
+
+
+def _float(args: MultiDict[str, str], name: str, default: float) -> float:
+    value = _text(args, name)
+    if value is None:
+        return default
+    if not _FLOAT.fullmatch(value):
+        raise BadQuery(f"{name} must be a number between 0 and 1; got {value!r}", name)
+    return float(value)
+
+
+def _date(args: MultiDict[str, str], name: str) -> dt.date | None:
+    value = _text(args, name)
+    if value is None:
+        return None
+    try:
+        if not _DATE.fullmatch(value):
+            raise ValueError(value)
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise BadQuery(f"{name} must be a date written YYYY-MM-DD; got {value!r}", name) from None
+
+
+def parse_search(args: MultiDict[str, str]) -> SearchRequest:
+    """Query-string strings -> SearchRequest; a value of the wrong type is a BadQuery naming its parameter."""
+    defaults = SearchRequest(q="")
+    sources = tuple(dict.fromkeys(s.strip() for s in args.getlist("source") if s.strip()))
+    return SearchRequest(
+        q=args.get("q", ""),
+        mode=_text(args, "mode") or defaults.mode,
+        fusion=_text(args, "fusion") or defaults.fusion,
+        alpha=_float(args, "alpha", defaults.alpha),
+        k=_int(args, "k", defaults.k),
+        page=_int(args, "page", defaults.page),
+        date_from=_date(args, "date_from"),
+        date_to=_date(args, "date_to"),
+        sources=sources,
+        sort=_text(args, "sort") or defaults.sort,
+        group=_text(args, "group") or defaults.group,
+    )
+
+
+def passage_json(passage: Passage) -> dict[str, Any]:
+    """A passage as the API shows it: its text and article offsets."""
+    return {"text": passage.text, "start": passage.start, "end": passage.end, "heading": passage.heading}
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    """One hit, every offset an article character offset."""
+    return {
+        "rank": hit.rank,
+        "article_id": hit.article_id,
+        "title": hit.title,
+        "source": hit.source,
+        "url": hit.url,
+        "date": hit.date,
+        "score": hit.score,
+        "scores": asdict(hit.scores),
+        "passage": passage_json(hit.passage),
+        "quote": asdict(hit.quote) if hit.quote is not None else None,
+        "highlights": [{"start": s.start, "end": s.end, "kind": s.kind} for s in hit.highlights],
+        "more_passages": [passage_json(p) for p in hit.more_passages],
+    }
+
+
+def result_json(result: SearchResult) -> dict[str, Any]:
+    """The search response; the HTML page renders the same SearchResult."""
+    return {
+        "query": result.query,
+        "mode": result.mode,
+        "took_ms": result.took_ms,
+        "total": result.total,
+        "page": result.page,
+        "k": result.k,
+        "hits": [hit_json(h) for h in result.hits],
+    }
+
+
+def article_json(article: Article, passages: list[Passage]) -> dict[str, Any]:
+    """The cleaned article with its headings and passages."""
+    return {
+        "id": article.id,
+        "title": article.title,
+        "date": article.date,
+        "source": article.source,
+        "url": article.url,
+        "text": article.text,
+        "agencies": list(article.agencies),
+        "headings": [{"start": h.start, "end": h.end, "text": h.text} for h in article.headings],
+        "passages": [{"ordinal": p.ordinal, "start": p.start, "end": p.end, "heading": p.heading, "text": p.text}
+                     for p in passages],
+    }
+
+
+def bad_request(exc: BadQuery) -> ResponseReturnValue:
+    """BadQuery from parsing or from the engine: 400 naming the parameter."""
+    return jsonify(error_body("bad_request", str(exc), exc.param)), 400
+
+
+@bp.get("/search")
+def search() -> ResponseReturnValue:
+    """Answer one question."""
+    try:
+        request = parse_search(flask_request.args)
+        result = engine().search(request)
+    except BadQuery as exc:
+        return bad_request(exc)
+    return jsonify(result_json(result))
+
+
+@bp.get("/articles/<path:article_id>")
+def article(article_id: str) -> ResponseReturnValue:
+    """One cleaned article, for a reader who wants the whole story."""
+    found = engine().article(article_id)
+    if found is None:
+        return jsonify(error_body("not_found", f"no article with id {article_id!r}", "article_id")), 404
+    return jsonify(article_json(found, engine().article_passages(article_id)))
+
+
+@bp.get("/index")
+def index_summary() -> ResponseReturnValue:
+    """What is being served: the same fields as `indexer stats --json`."""
+    return jsonify(engine().summary())
+
+
+@bp.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    """The machine-readable description of this API."""
+    return jsonify(document())
+
+
+def http_error(status: int, name: str, description: str | None) -> tuple[dict[str, Any], int]:
+    """404, 405 and the like under /api, in the one error shape."""
+    codes: Mapping[int, str] = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+    return error_body(codes.get(status, name.lower().replace(" ", "_")), description or name), status

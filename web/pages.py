@@ -1,0 +1,172 @@
+"""HTML pages rendered on the server (they work with JavaScript off): the search page and the article view."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from markupsafe import Markup
+
+from search.errors import BadQuery
+from search.highlight import lexical_spans
+from search.models import MAX_DEPTH, MODES, SORTS, Hit, Passage, SearchResult
+from search.query import parse_question
+from search.text import QUESTION_WORDS, tokenize
+
+from . import render
+from .api import engine, parse_search
+
+bp = Blueprint("pages", __name__)
+
+PAGE_SIZES = (10, 20, 50)
+PAGE_LINKS = 9  # page numbers shown around the current one
+
+
+@dataclass
+class HitView:
+    """What the template needs for one hit; all markup already made (and escaped) by render."""
+
+    rank: int
+    title: str
+    href: str
+    external: bool
+    archive_href: str
+    source: str | None
+    date: str | None
+    date_text: str
+    heading: str | None
+    snippet: Markup
+    more: list[tuple[str | None, Markup, str]] = field(default_factory=list)
+
+
+def query_terms(q: str) -> tuple[set[str], tuple[str, ...]]:
+    """The analyzer terms and phrases of a question, as the engine marks them."""
+    parsed = parse_question(q)
+    terms = {t for t in [*parsed.tokens, *(t for p in parsed.phrases for t in tokenize(p))] if t not in QUESTION_WORDS}
+    return terms, parsed.phrases
+
+
+def article_href(article_id: str, ordinal: int | None = None, q: str | None = None) -> str:
+    """The archive's own view of an article, marking one passage and the question's terms."""
+    args: dict[str, Any] = {}
+    if ordinal is not None:
+        args["p"] = ordinal
+    if q:
+        args["q"] = q
+    anchor = f"#passage-{ordinal}" if ordinal is not None else ""
+    return url_for("pages.article", article_id=article_id, **args) + anchor
+
+
+def _more(passage: Passage, hit: Hit, q: str, terms: set[str], phrases: tuple[str, ...]) -> tuple[str | None, Markup, str]:
+    spans = lexical_spans(passage.text, passage.start, terms, phrases)
+    first = next((s for s in spans if s.kind == "lexical"), None)
+    focus = (first.start, first.end) if first else None
+    return (passage.heading, render.snippet(passage.text, spans, passage.start, focus, context_words=25),
+            article_href(hit.article_id, passage.ordinal, q))
+
+
+def hit_view(hit: Hit, q: str) -> HitView:
+    """One hit for the page: title linked out only to http(s), the quote in context, other passages folded."""
+    terms, phrases = query_terms(q)
+    url = render.safe_url(hit.url)
+    archive = article_href(hit.article_id, hit.passage.ordinal, q)
+    focus = (hit.quote.start, hit.quote.end) if hit.quote else None
+    return HitView(
+        rank=hit.rank,
+        title=hit.title or hit.article_id,
+        href=url or archive,
+        external=url is not None,
+        archive_href=archive,
+        source=hit.source,
+        date=hit.date,
+        date_text=render.human_date(hit.date),
+        heading=hit.passage.heading,
+        snippet=render.snippet(hit.passage.text, hit.highlights, hit.passage.start, focus),
+        more=[_more(p, hit, q, terms, phrases) for p in hit.more_passages],
+    )
+
+
+def page_href(args: Any, page: int) -> str:
+    """The same search on another page."""
+    pairs = [(k, v) for k, v in args.items(multi=True) if k != "page" and v != ""]
+    return url_for("pages.search") + "?" + urlencode([*pairs, ("page", page)])
+
+
+def pagination(result: SearchResult, args: Any) -> dict[str, Any]:
+    """prev/next and a window of page numbers; never past what the engine will serve (page * k <= MAX_DEPTH)."""
+    last = max(1, min(math.ceil(result.total / result.k), MAX_DEPTH // result.k))
+    lo = max(1, min(result.page - PAGE_LINKS // 2, last - PAGE_LINKS + 1))
+    numbers = list(range(lo, min(last, lo + PAGE_LINKS - 1) + 1))
+    return {
+        "current": result.page,
+        "last": last,
+        "prev": page_href(args, result.page - 1) if result.page > 1 else None,
+        "next": page_href(args, result.page + 1) if result.page < last else None,
+        "pages": [(n, page_href(args, n)) for n in numbers],
+    }
+
+
+@bp.get("/")
+def search() -> ResponseReturnValue:
+    """The search page: just the box for an empty question, hits, no hits, or a readable error (400)."""
+    args = request.args
+    q = args.get("q", "")
+    form = {
+        "q": q,
+        "mode": args.get("mode", "hybrid"),
+        "sort": args.get("sort", "relevance"),
+        "k": args.get("k", "10"),
+        "date_from": args.get("date_from", ""),
+        "date_to": args.get("date_to", ""),
+        "sources": set(args.getlist("source")),
+    }
+    context: dict[str, Any] = {
+        "form": form, "modes": MODES, "sorts": SORTS, "page_sizes": PAGE_SIZES,
+        "sources": engine().sources(), "result": None, "hits": [], "error": None, "pages": None,
+        "filtered": bool(form["date_from"] or form["date_to"] or form["sources"] or form["sort"] != "relevance"),
+    }
+    if not q.strip():
+        return render_template("search.html", **context)
+    try:
+        result = engine().search(parse_search(args))
+    except BadQuery as exc:
+        context["error"] = {"message": str(exc), "param": exc.param}
+        return render_template("search.html", **context), 400
+    context.update(result=result, hits=[hit_view(h, q) for h in result.hits], pages=pagination(result, args))
+    return render_template("search.html", **context)
+
+
+@bp.get("/articles/<path:article_id>")
+def article(article_id: str) -> ResponseReturnValue:
+    """The cleaned article: headings as headings, ?p= marks a passage (anchor #passage-N), &q= marks the terms."""
+    found = engine().article(article_id)
+    if found is None:
+        abort(404, description=f"There is no article with the id {article_id!r} in this index.")
+    passages = engine().article_passages(article_id)
+    p_arg = request.args.get("p", "")
+    chosen = next((p for p in passages if p_arg.isdigit() and p.ordinal == int(p_arg)), None)
+    q = request.args.get("q", "")
+    spans: list[Any] = []
+    if q.strip():
+        terms, phrases = query_terms(q)
+        spans.extend(lexical_spans(found.text, 0, terms, phrases))
+    if chosen is not None:
+        spans.append(render.Mark(chosen.start, chosen.end, "passage"))
+    headings = {h.start: h for h in found.headings}
+    blocks = []
+    for start, end in render.blocks(found.text):
+        lead = start + len(found.text[start:end]) - len(found.text[start:end].lstrip())
+        is_heading = lead in headings
+        # The anchor goes on the block where the chosen passage begins.
+        anchor = chosen is not None and end > chosen.start and not any(b["anchor"] for b in blocks)
+        spans_here = [render.Mark(s.start - start, s.end - start, s.kind) for s in spans if s.start < end and s.end > start]
+        blocks.append({"heading": is_heading, "anchor": anchor,
+                       "html": render.mark(found.text[start:end], spans_here)})
+    return render_template(
+        "article.html", article=found, blocks=blocks, chosen=chosen, q=q,
+        url=render.safe_url(found.url), date_text=render.human_date(found.date),
+    )

@@ -1,0 +1,147 @@
+"""The only place that turns text + spans into markup: everything is escaped first, then marked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from markupsafe import Markup, escape
+
+# Outer to inner: a passage holds the quote (semantic), which holds matched terms (lexical).
+KINDS: tuple[str, ...] = ("passage", "semantic", "lexical")
+ELLIPSIS = "…"
+_WORD = re.compile(r"\S+")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A span relative to the text being rendered (article spans minus the passage start)."""
+
+    start: int
+    end: int
+    kind: str
+
+
+def _is_high(ch: str) -> bool:
+    return "\ud800" <= ch <= "\udbff"
+
+
+def _is_low(ch: str) -> bool:
+    return "\udc00" <= ch <= "\udfff"
+
+
+def _snap(text: str, at: int, outward_left: bool) -> int:
+    """Never cut between the halves of a surrogate pair (text decoded with surrogatepass keeps both)."""
+    if 0 < at < len(text) and _is_high(text[at - 1]) and _is_low(text[at]):
+        return at - 1 if outward_left else at + 1
+    return at
+
+
+def clip(text: str, spans: Iterable[object], shift: int = 0) -> list[Mark]:
+    """Spans (anything with start, end, kind) moved by -shift, clipped to the text, unknown kinds and empties dropped."""
+    out = []
+    for span in spans:
+        kind = getattr(span, "kind", None)
+        if kind not in KINDS:
+            continue
+        start = max(0, int(span.start) - shift)  # type: ignore[attr-defined]
+        end = min(len(text), int(span.end) - shift)  # type: ignore[attr-defined]
+        start, end = _snap(text, start, True), _snap(text, end, False)
+        if start < end:
+            out.append(Mark(start, end, kind))
+    return out
+
+
+def mark(text: str, spans: Iterable[object] = (), shift: int = 0) -> Markup:
+    """Escaped text with <mark class="kind"> around spans; overlaps merge, inner kinds nest inside outer ones."""
+    marks = clip(text, spans, shift)
+    cuts = sorted({0, len(text), *(m.start for m in marks), *(m.end for m in marks)})
+    # Each elementary segment between two cuts gets the set of kinds covering it.
+    segments = [(a, b, frozenset(m.kind for m in marks if m.start <= a and b <= m.end))
+                for a, b in zip(cuts, cuts[1:])]
+    return Markup("".join(_emit(text, segments, 0)))
+
+
+def _emit(text: str, segments: Sequence[tuple[int, int, frozenset[str]]], level: int) -> list[str]:
+    """Wrap runs of segments that share KINDS[level] in one <mark>, then recurse inward for the next kind."""
+    if level == len(KINDS):
+        return [str(escape(text[a:b])) for a, b, _ in segments]
+    kind = KINDS[level]
+    out: list[str] = []
+    run: list[tuple[int, int, frozenset[str]]] = []
+    inside = False
+    for seg in [*segments, None]:
+        now = seg is not None and kind in seg[2]
+        if seg is None or now != inside:
+            if run:
+                body = _emit(text, run, level + 1)
+                out.extend([f'<mark class="{kind}">', *body, "</mark>"] if inside else body)
+            run, inside = [], now
+        if seg is not None:
+            run.append(seg)
+    return out
+
+
+def snippet(text: str, spans: Iterable[object], shift: int, focus: tuple[int, int] | None,
+            context_words: int = 12, lead_words: int = 45) -> Markup:
+    """The focus (the quote) with a few words either side, or the opening words; marked, with … where cut."""
+    marks = clip(text, spans, shift)
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    if not words:
+        return Markup("")
+    if focus is not None:
+        lo, hi = max(0, focus[0] - shift), min(len(text), focus[1] - shift)
+        before = [w for w in words if w[1] <= lo][-context_words:]
+        after = [w for w in words if w[0] >= hi][:context_words]
+        start = before[0][0] if before else lo
+        end = after[-1][1] if after else hi
+    else:
+        start, end = words[0][0], words[min(len(words), lead_words) - 1][1]
+    start, end = _snap(text, start, True), _snap(text, end, False)
+    body = mark(text[start:end], [Mark(m.start - start, m.end - start, m.kind) for m in marks])
+    lead = ELLIPSIS if text[:start].strip() else ""
+    tail = ELLIPSIS if text[end:].strip() else ""
+    return Markup(lead) + body + Markup(tail)
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only absolute http(s) URLs become links: javascript:, data: and the like stay text."""
+    if not url:
+        return None
+    url = url.strip()
+    if any(ch in url for ch in "\x00\r\n\t") or any(ord(ch) < 32 for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def human_date(value: str | None) -> str:
+    """"2015-06-29" (or a timestamp) as people write it: "29 June 2015"; anything unparseable as given."""
+    if not value:
+        return ""
+    try:
+        day = dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return value
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def blocks(text: str) -> list[tuple[int, int]]:
+    """Paragraph ranges of an article (split at blank lines), so the article view keeps its paragraphs."""
+    out = []
+    at = 0
+    for m in re.finditer(r"\n\s*\n", text):
+        if text[at:m.start()].strip():
+            out.append((at, m.start()))
+        at = m.end()
+    if text[at:].strip():
+        out.append((at, len(text)))
+    return out
