@@ -62,3 +62,19 @@ def seeds_index(tmp_path_factory, embedder) -> Path:
     index_dir = tmp_path_factory.mktemp("seeds-index")
     build_index(BuildConfig(sources=(SEEDS,), index_dir=index_dir, progress=False), embedder=embedder)
     return index_dir
+
+
+@pytest.fixture(scope="module")
+def app(seeds_index: Path, embedder):
+    """The Flask app over the seeds index, sharing the session's model (the Flask tutorial's fixture)."""
+    from web import create_app
+
+    app = create_app({"INDEX": seeds_index, "TESTING": True, "EMBEDDER": embedder})
+    yield app
+    app.extensions["newsclip"].close()
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the app."""
+    return app.test_client()

@@ -20,13 +20,6 @@ PUTIN_QUESTION = "What did Putin say about the Syrian people?"
 
 
 @pytest.fixture(scope="module")
-def app(seeds_index: Path):
-    app = create_app({"INDEX": seeds_index, "TESTING": True})
-    yield app
-    app.extensions["newsclip"].close()
-
-
-@pytest.fixture(scope="module")
 def client(app):
     return app.test_client()
 

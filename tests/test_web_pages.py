@@ -8,19 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_jsonl
+from conftest import write_jsonl
 from web import create_app
 
 PUTIN_QUESTION = "What did Putin say about the Syrian people?"
 PAYLOAD = "<script>window.__pwned=1</script>"
 IMG = '<img src=x onerror="window.__pwned=1">'
 
-
-@pytest.fixture(scope="module")
-def client(seeds_index: Path):
-    app = create_app({"INDEX": seeds_index, "TESTING": True})
-    yield app.test_client()
-    app.extensions["newsclip"].close()
 
 
 def evil_records() -> list[dict]:

@@ -59,7 +59,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from search.engine import SearchEngine
 
     model = app.config.get("MODEL") or None
-    app.extensions["newsclip"] = SearchEngine.open(Path(app.config["INDEX"]), model=model)
+    embedder = app.config.get("EMBEDDER")  # tests hand in the model they already loaded
+    app.extensions["newsclip"] = SearchEngine.open(Path(app.config["INDEX"]), model=model, embedder=embedder)
 
     from . import api, pages
 
