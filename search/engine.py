@@ -24,8 +24,19 @@ from .query import ParsedQuery, contains_phrase, parse_question, validate
 from .store import Store
 from .text import QUESTION_WORDS, tokenize
 
-WINDOW = 100  # candidates per leg at least; hybrid fuses the top of both lists
 MORE_PASSAGES = 2
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Ranking knobs fixed for a served index (tuned on the evaluation sets, see docs/)."""
+
+    window: int = 100  # candidates per leg at least; hybrid fuses the top of both lists
+    rrf_k: int = fusion.RRF_K
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.rrf_k < 1:
+            raise ValueError(f"window and rrf_k must be positive: {self}")
 
 
 @dataclass
@@ -69,8 +80,11 @@ class QueryVectors:
 class SearchEngine:
     """One published build, loaded once and shared by every request thread."""
 
-    def __init__(self, build_dir: Path, manifest: dict[str, Any], embedder: Embedder) -> None:
+    def __init__(
+        self, build_dir: Path, manifest: dict[str, Any], embedder: Embedder, settings: EngineSettings = EngineSettings()
+    ) -> None:
         counts = manifest["counts"]
+        self.settings = settings
         dimension = int(manifest["model"]["dimension"])
         self.build_dir = build_dir
         self.manifest = manifest
@@ -86,7 +100,13 @@ class SearchEngine:
         self.vectors = QueryVectors(embedder)
 
     @classmethod
-    def open(cls, index_dir: Path, model: str | None = None, embedder: Embedder | None = None) -> SearchEngine:
+    def open(
+        cls,
+        index_dir: Path,
+        model: str | None = None,
+        embedder: Embedder | None = None,
+        settings: EngineSettings = EngineSettings(),
+    ) -> SearchEngine:
         """Load the current build; a model other than the index's is refused, naming both."""
         build = current_build(Path(index_dir))
         manifest = read_manifest(build)
@@ -100,7 +120,7 @@ class SearchEngine:
                 f"but the query model is {embedder.name!r} ({embedder.dimension} dims, fingerprint "
                 f"{embedder.fingerprint}): rebuild the index or serve it with its own model"
             )
-        engine = cls(build, manifest, embedder)
+        engine = cls(build, manifest, embedder, settings)
         engine.vectors.get("warm up the model")  # the first encode pays torch's one-off set-up costs
         return engine
 
@@ -201,7 +221,7 @@ class SearchEngine:
             dense = {r: s for r, (s, _) in cands.dense.items()}
             return fusion.ranked(fusion.linear(sparse, dense, request.alpha))
         by_rank = [sorted(cands.bm25, key=lambda r: cands.bm25[r][1]), sorted(cands.dense, key=lambda r: cands.dense[r][1])]
-        return fusion.ranked(fusion.rrf(by_rank))
+        return fusion.ranked(fusion.rrf(by_rank, k=self.settings.rrf_k))
 
     def _with_phrases(self, ranking: list[tuple[int, float]], phrases: tuple[str, ...]) -> list[tuple[int, float]]:
         """Keep the passages whose title or text holds every quoted phrase verbatim."""
@@ -243,7 +263,7 @@ class SearchEngine:
         if request.mode != "bm25":
             vector = self.vectors.get(parsed.text or " ".join(parsed.phrases))
         need = request.page * request.k
-        window = max(WINDOW, need * (1 + MORE_PASSAGES if request.group == "article" else 1))
+        window = max(self.settings.window, need * (1 + MORE_PASSAGES if request.group == "article" else 1))
         while True:
             cands = self._candidates(request, parsed, allowed, window, vector)
             ranking = self._with_phrases(self._fuse(request, cands), parsed.phrases)
