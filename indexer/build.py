@@ -15,7 +15,7 @@ from typing import Any
 from tqdm import tqdm
 
 from search.bm25 import BM25Index, BM25Params
-from search.dense import build_dense, save_dense
+from search.dense import DenseConfig, build_dense, save_dense
 from search.embed import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 from search.errors import BuildError
 from search.columns import write_columns
@@ -44,6 +44,7 @@ class BuildConfig:
     model: str = DEFAULT_MODEL
     chunking: ChunkConfig = ChunkConfig()
     bm25: BM25Params = BM25Params()
+    dense: DenseConfig = DenseConfig()
     batch_size: int = 32
     strict: bool = False
     progress: bool = True
@@ -207,7 +208,9 @@ def build_index(
                 bm25 = BM25Index.build(docs, config.bm25)
                 bm25.save(tmp / BM25_DIR)
             with _stage(timings, "faiss"):
-                save_dense(build_dense(vectors), tmp / DENSE)
+                dense_index, dense_info = build_dense(vectors, config.dense)
+                save_dense(dense_index, tmp / DENSE)
+                del dense_index
             with _stage(timings, "store"):
                 write_store(tmp / STORE, chunked.articles, chunked.passages)
                 write_columns(tmp / COLUMNS, chunked.articles, chunked.passage_article, chunked.sentences,
@@ -220,7 +223,7 @@ def build_index(
                 "analyzer": ANALYZER_SETTINGS,
                 "chunking": {**asdict(config.chunking), "max_tokens": embedder.max_tokens, "title_in_passages": True},
                 "bm25": {**asdict(config.bm25), **bm25.stats()},
-                "dense": {"type": "flat-ip", "vectors": int(vectors.shape[0]), "dimension": embedder.dimension},
+                "dense": dense_info,
                 "counts": {
                     "articles": len(chunked.articles),
                     "passages": len(chunked.passages),

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from search.bm25 import BM25Params
+from search.dense import DenseConfig
 from search.embed import DEFAULT_MODEL
 from search.errors import NewsclipError
 from search.layout import current_build, read_manifest, summary
@@ -59,11 +60,13 @@ def main() -> None:
               help="Sentences shared by consecutive passages")
 @click.option("--k1", default=BM25Params().k1, show_default=True, type=float)
 @click.option("--b", "b", default=BM25Params().b, show_default=True, type=float)
+@click.option("--dense", "dense_kind", type=click.Choice(["auto", "flat", "hnsw"]), default="auto", show_default=True,
+              help="FAISS index: exact while the collection is small (auto: up to 200,000 passages), HNSW beyond")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 1024))
 @click.option("--strict", is_flag=True, help="Any input problem fails the build before anything is written")
 @click.option("--quiet", is_flag=True, help="No progress bars")
 def rebuild(sources: tuple[Path, ...], index_dir: Path, fmt: str | None, model: str, passage_words: int,
-            overlap: int, k1: float, b: float, batch_size: int, strict: bool, quiet: bool) -> None:
+            overlap: int, k1: float, b: float, dense_kind: str, batch_size: int, strict: bool, quiet: bool) -> None:
     """Build a new index from SOURCES and publish it atomically."""
     config = BuildConfig(
         sources=sources or (Path("seeds"),),
@@ -72,6 +75,7 @@ def rebuild(sources: tuple[Path, ...], index_dir: Path, fmt: str | None, model: 
         model=model,
         chunking=ChunkConfig(passage_words, overlap),
         bm25=BM25Params(k1=k1, b=b),
+        dense=DenseConfig(kind=dense_kind),
         batch_size=batch_size,
         strict=strict,
         progress=not quiet,

@@ -1,23 +1,56 @@
-"""FAISS inner-product index over unit vectors: vector i is passage row i."""
+"""FAISS inner-product index over unit vectors (vector i is passage row i): flat while small, HNSW beyond."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 
 from .errors import IndexCorrupt
 
+FLAT_LIMIT = 200_000  # an exact scan of more 384-dim vectors costs more than a query may spend (~20 ms)
+EXACT_FILTER_LIMIT = 20_000  # a filter this narrow is searched exactly: a graph walk would miss too much
 
-def build_dense(vectors: np.ndarray) -> faiss.Index:
-    """An exact inner-product (cosine) index; fine up to a couple of hundred thousand passages."""
+
+@dataclass(frozen=True)
+class DenseConfig:
+    """Which FAISS index to build; recorded in the manifest so a reader searches it the same way."""
+
+    kind: str = "auto"  # auto | flat | hnsw
+    flat_limit: int = FLAT_LIMIT
+    hnsw_m: int = 32
+    ef_construction: int = 200
+    ef_search: int = 128
+
+    def resolve(self, count: int) -> str:
+        """The concrete kind for `count` vectors."""
+        if self.kind not in ("auto", "flat", "hnsw"):
+            raise ValueError(f"dense index kind must be auto, flat or hnsw; got {self.kind!r}")
+        if self.kind != "auto":
+            return self.kind
+        return "flat" if count <= self.flat_limit else "hnsw"
+
+
+def build_dense(vectors: np.ndarray, config: DenseConfig = DenseConfig()) -> tuple[faiss.Index, dict[str, Any]]:
+    """The index and its manifest entry: exact inner product, or an HNSW graph for large collections."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if vectors.ndim != 2:
         raise ValueError(f"vectors must be a matrix, got shape {vectors.shape}")
-    index = faiss.IndexFlatIP(vectors.shape[1])
+    count, dim = vectors.shape
+    kind = config.resolve(count)
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+        info: dict[str, Any] = {"type": "flat-ip"}
+    else:
+        index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = config.ef_construction
+        info = {"type": "hnsw", "m": config.hnsw_m, "ef_construction": config.ef_construction,
+                "ef_search": config.ef_search}
     index.add(vectors)
-    return index
+    return index, {**info, "vectors": int(count), "dimension": int(dim), "settings": asdict(config)}
 
 
 def save_dense(index: faiss.Index, path: Path) -> None:
@@ -41,19 +74,36 @@ def load_dense(path: Path, dimension: int, count: int) -> faiss.Index:
     return index
 
 
+def _exact_among(index: faiss.Index, vector: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top k among a few rows, from the stored vectors themselves."""
+    stored = index.reconstruct_batch(rows.astype(np.int64))
+    scores = stored @ vector[0]
+    top = np.argsort(-scores, kind="stable")[:k]
+    return rows[top].astype(np.int64), scores[top].astype(np.float32)
+
+
 def search_dense(
-    index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None, ef_search: int = 128
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows and cosine scores of the k nearest passages (among `allowed`, a boolean mask), best first."""
     if k <= 0 or index.ntotal == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     vector = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
     k = min(k, index.ntotal)
+    graph = isinstance(index, faiss.IndexHNSW)
     if allowed is None:
-        scores, rows = index.search(vector, k)
+        params = faiss.SearchParametersHNSW(efSearch=max(ef_search, k)) if graph else None
+        scores, rows = index.search(vector, k, params=params)
     else:
+        allowed_rows = np.flatnonzero(allowed)
+        if graph and allowed_rows.size <= EXACT_FILTER_LIMIT:
+            return _exact_among(index, vector, allowed_rows, k)
         bits = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")  # FAISS reads bit i of byte i // 8
         selector = faiss.IDSelectorBitmap(index.ntotal, faiss.swig_ptr(bits))
-        scores, rows = index.search(vector, k, params=faiss.SearchParameters(sel=selector))
+        if graph:
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(ef_search, k) * 2)
+        else:
+            params = faiss.SearchParameters(sel=selector)
+        scores, rows = index.search(vector, k, params=params)
     keep = rows[0] >= 0
     return rows[0][keep], scores[0][keep]

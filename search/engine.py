@@ -205,7 +205,8 @@ class SearchEngine:
             exhausted &= len(rows) < window
         if request.mode in ("dense", "hybrid") and vector is not None:
             if allowed is None or allowed.any():
-                rows, scores = search_dense(self.dense, vector, window, allowed)
+                ef = int(self.manifest.get("dense", {}).get("ef_search", 128))
+                rows, scores = search_dense(self.dense, vector, window, allowed, ef_search=ef)
                 matched[rows] = True
                 dense = {int(r): (float(s), i + 1) for i, (r, s) in enumerate(zip(rows, scores))}
                 exhausted &= len(rows) < window

@@ -1,19 +1,24 @@
-"""FAISS index: exact inner product, saved and checked against the manifest."""
+"""FAISS index: exact inner product while small, HNSW beyond; saved and checked against the manifest."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from search.dense import build_dense, load_dense, save_dense, search_dense
+from search.dense import DenseConfig, build_dense, load_dense, save_dense, search_dense
 from search.errors import IndexCorrupt
 
 
+def unit_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
 def test_flat_index_finds_exact_neighbours(tmp_path) -> None:
-    rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(200, 16)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    save_dense(build_dense(vectors), tmp_path / "d.faiss")
+    vectors = unit_vectors(200, 16)
+    index, info = build_dense(vectors)
+    assert info["type"] == "flat-ip" and info["vectors"] == 200
+    save_dense(index, tmp_path / "d.faiss")
     index = load_dense(tmp_path / "d.faiss", 16, 200)
     rows, scores = search_dense(index, vectors[17], 5)
     exact = np.argsort(-(vectors @ vectors[17]))[:5]
@@ -22,8 +27,41 @@ def test_flat_index_finds_exact_neighbours(tmp_path) -> None:
     assert len(search_dense(index, vectors[0], 500)[0]) == 200
 
 
+def test_filtered_search_is_exact_within_the_mask() -> None:
+    vectors = unit_vectors(300, 16, seed=1)
+    allowed = np.zeros(300, dtype=bool)
+    allowed[::7] = True
+    for config in (DenseConfig(kind="flat"), DenseConfig(kind="hnsw", hnsw_m=8)):
+        index, _ = build_dense(vectors, config)
+        rows, _ = search_dense(index, vectors[5], 10, allowed)
+        candidates = np.flatnonzero(allowed)
+        exact = candidates[np.argsort(-(vectors[candidates] @ vectors[5]))[:10]]
+        assert rows.tolist() == exact.tolist()
+
+
+def test_kind_is_chosen_by_size() -> None:
+    assert DenseConfig().resolve(200_000) == "flat"
+    assert DenseConfig().resolve(200_001) == "hnsw"
+    assert DenseConfig(kind="hnsw").resolve(10) == "hnsw"
+    with pytest.raises(ValueError):
+        DenseConfig(kind="ivf").resolve(10)
+
+
+def test_hnsw_recall_against_exact_search(tmp_path) -> None:
+    vectors = unit_vectors(5000, 32, seed=2)
+    index, info = build_dense(vectors, DenseConfig(kind="hnsw", hnsw_m=16, ef_construction=100, ef_search=64))
+    assert info["type"] == "hnsw" and info["m"] == 16 and info["ef_search"] == 64
+    save_dense(index, tmp_path / "h.faiss")
+    index = load_dense(tmp_path / "h.faiss", 32, 5000)
+    queries = unit_vectors(50, 32, seed=3)
+    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    found = [set(search_dense(index, q, 10, ef_search=64)[0].tolist()) for q in queries]
+    recall = np.mean([len(f & set(e.tolist())) / 10 for f, e in zip(found, exact)])
+    assert recall >= 0.95
+
+
 def test_mismatch_and_garbage_are_corrupt(tmp_path) -> None:
-    save_dense(build_dense(np.eye(4, dtype=np.float32)), tmp_path / "d.faiss")
+    save_dense(build_dense(np.eye(4, dtype=np.float32))[0], tmp_path / "d.faiss")
     with pytest.raises(IndexCorrupt, match="expected"):
         load_dense(tmp_path / "d.faiss", 4, 5)
     (tmp_path / "bad.faiss").write_bytes(b"not faiss")

@@ -149,3 +149,16 @@ def test_index_of_another_model_is_refused_naming_both(seeds_index: Path, embedd
 
     with pytest.raises(IndexMismatch, match=r"all-MiniLM-L6-v2.*other-model"):
         SearchEngine.open(seeds_index, embedder=Other())
+
+
+def test_an_hnsw_index_answers_like_the_flat_one(tmp_path: Path, embedder, seeds: SearchEngine) -> None:
+    from search.dense import DenseConfig
+
+    from conftest import SEEDS
+
+    config = BuildConfig(sources=(SEEDS,), index_dir=tmp_path / "hnsw", dense=DenseConfig(kind="hnsw"), progress=False)
+    build_index(config, embedder=embedder)
+    engine = SearchEngine.open(tmp_path / "hnsw", embedder=embedder)
+    assert engine.summary()["dense_index"] == "hnsw" and engine.manifest["dense"]["ef_search"] == 128
+    question = SearchRequest("What did Putin say about the Syrian people?", mode="dense", group="passage", k=8)
+    assert [h.passage for h in engine.search(question).hits] == [h.passage for h in seeds.search(question).hits]
