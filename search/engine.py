@@ -17,7 +17,7 @@ from .columns import NO_DAY, Columns, day_number, load_columns
 from .dense import load_dense, search_dense
 from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import IndexCorrupt, IndexMismatch
-from .highlight import choose_quote, lexical_spans
+from .highlight import choose_quote, lexical_spans, matches
 from .layout import BM25_DIR, COLUMNS, DENSE, STORE, current_build, read_manifest, summary
 from .models import Article, Hit, Passage, Quote, Scores, SearchRequest, SearchResult, Span
 from .query import ParsedQuery, contains_phrase, parse_question, validate
@@ -304,8 +304,10 @@ class SearchEngine:
             article_row = int(self.columns.passage_article[best_row])
             article = articles[article_row]
             passage = passages[best_row]
-            quote = self._quote(article, article_row, passage, terms, vector)
-            spans = lexical_spans(passage.text, passage.start, terms, parsed.phrases)
+            found = matches(article.text, terms, passage.start, passage.end)  # one analyzer pass per hit
+            quote = self._quote(article, article_row, passage, terms, vector, found)
+            relative = [(a - passage.start, b - passage.start, t) for a, b, t in found]
+            spans = lexical_spans(passage.text, passage.start, terms, parsed.phrases, relative)
             if quote is not None:
                 spans.append(Span(quote.start, quote.end, "semantic"))
             bm25 = cands.bm25.get(best_row)
@@ -333,11 +335,11 @@ class SearchEngine:
         return hits
 
     def _quote(self, article: Article, article_row: int, passage: Passage, terms: dict[str, float],
-               vector: np.ndarray | None) -> Quote | None:
+               vector: np.ndarray | None, found: list[tuple[int, int, str]]) -> Quote | None:
         """The best sentence of the passage, from precomputed sentence vectors: a dot product per sentence."""
         rows = self.columns.sentences_in(article_row, passage.start, passage.end)
         spans = [(int(self.columns.sentence_start[r]), int(self.columns.sentence_end[r])) for r in rows]
         sims = None
         if vector is not None and len(rows):
             sims = self.columns.sentence_vectors[rows].astype(np.float32) @ vector
-        return choose_quote(article.text, spans, terms, sims)
+        return choose_quote(article.text, spans, terms, sims, found)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterator
 
 import pysbd
 import Stemmer
@@ -45,14 +44,23 @@ def tokenize(text: str) -> list[str]:
     return _stemmer().stemWords([t for t in terms(text) if t not in _STOPWORDS])
 
 
-def term_spans(text: str) -> Iterator[tuple[int, int, str]]:
-    """Each analyzed token with its character offsets in `text`, for highlighting matches."""
-    stem = _stemmer().stemWord
-    for m in _TOKEN.finditer(text):
+def term_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int, str]]:
+    """Each analyzed token of text[start:end] with its offsets in `text`, for highlighting matches."""
+    end = len(text) if end is None else end
+    chunk = text[start:end]
+    folded = chunk.lower() if chunk.isascii() else normalize(chunk)
+    if len(folded) == len(chunk):  # offsets in the folded text are offsets in the text: one pass
+        found = [m for m in _TOKEN.finditer(folded) if m.group() not in _STOPWORDS]
+        stems = _stemmer().stemWords([m.group() for m in found])
+        return [(start + m.start(), start + m.end(), stem) for m, stem in zip(found, stems)]
+    words, spans = [], []  # folding changed lengths (ß -> ss, ligatures): fold word by word
+    for m in _TOKEN.finditer(text, start, end):
         word = normalize(m.group())
         if word in _STOPWORDS or not _TOKEN.fullmatch(word):
             continue
-        yield m.start(), m.end(), stem(word)
+        words.append(word)
+        spans.append(m.span())
+    return [(a, b, stem) for (a, b), stem in zip(spans, _stemmer().stemWords(words))]
 
 
 @functools.lru_cache(maxsize=1)
