@@ -40,8 +40,8 @@ def test_filtered_search_is_exact_within_the_mask() -> None:
 
 
 def test_kind_is_chosen_by_size() -> None:
-    assert DenseConfig().resolve(200_000) == "flat"
-    assert DenseConfig().resolve(200_001) == "hnsw"
+    assert DenseConfig().resolve(20_000) == "flat"
+    assert DenseConfig().resolve(20_001) == "hnsw"
     assert DenseConfig(kind="hnsw").resolve(10) == "hnsw"
     with pytest.raises(ValueError):
         DenseConfig(kind="ivf").resolve(10)
