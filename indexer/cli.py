@@ -14,13 +14,17 @@ from search.dense import DenseConfig
 from search.embed import DEFAULT_MODEL
 from search.errors import NewsclipError
 from search.layout import current_build, read_manifest, summary
+from search.engine import EngineSettings, SearchEngine
+from search.models import SearchRequest
 
 from .build import BuildConfig, BuildReport, StrictProblems, build_index
 from .chunking import ChunkConfig
+from .evaluate import METRICS, MODE_NAMES, DatasetError, IndexSettings, evaluate, index_matches, load_beir
 from .sources import FORMATS, Problem
 
 EXIT_BUILD_FAILED = 1
 EXIT_BAD_INPUT = 3
+EXIT_BAD_DATASET = 2
 
 
 def _problem_lines(problems: list[Problem]) -> list[str]:
@@ -61,7 +65,7 @@ def main() -> None:
 @click.option("--k1", default=BM25Params().k1, show_default=True, type=float)
 @click.option("--b", "b", default=BM25Params().b, show_default=True, type=float)
 @click.option("--dense", "dense_kind", type=click.Choice(["auto", "flat", "hnsw"]), default="auto", show_default=True,
-              help="FAISS index: exact while the collection is small (auto: up to 200,000 passages), HNSW beyond")
+              help="FAISS index: exact while the collection is small (auto: up to 20,000 passages), HNSW beyond")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 1024))
 @click.option("--strict", is_flag=True, help="Any input problem fails the build before anything is written")
 @click.option("--quiet", is_flag=True, help="No progress bars")
@@ -110,3 +114,72 @@ def stats(index_dir: Path, as_json: bool) -> None:
         return
     for key, value in info.items():
         click.echo(f"{key:>14}: {value}")
+
+
+@main.command("eval")
+@click.option("--dataset", "dataset_dir", required=True, type=click.Path(path_type=Path),
+              help="BEIR-layout folder: corpus.jsonl[.gz], queries.jsonl, qrels/<split>.tsv")
+@click.option("--split", default="test", show_default=True, help="Which qrels/<split>.tsv to score against")
+@click.option("--index", "index_dir", default=None, type=click.Path(path_type=Path),
+              help="Index directory, built or reused  [default: var/eval/<dataset name>]")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, envvar="NEWSCLIP_MODEL")
+@click.option("--passage-words", default=ChunkConfig().target_words, show_default=True, type=click.IntRange(10, 400))
+@click.option("--overlap", default=ChunkConfig().overlap_sentences, show_default=True, type=click.IntRange(0, 10))
+@click.option("--k1", default=BM25Params().k1, show_default=True, type=float)
+@click.option("--b", "b", default=BM25Params().b, show_default=True, type=float)
+@click.option("--window", default=EngineSettings().window, show_default=True, type=click.IntRange(1, 100000),
+              help="Candidates per leg at least")
+@click.option("--rrf-k", default=EngineSettings().rrf_k, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--alpha", default=SearchRequest("q").alpha, show_default=True, type=click.FloatRange(0, 1),
+              help="Weight of the dense leg in hybrid-linear")
+@click.option("--mode", "modes", multiple=True, type=click.Choice(MODE_NAMES),
+              help="Evaluate only these modes (repeatable)  [default: all four]")
+@click.option("--rebuild", "force", is_flag=True, help="Rebuild the index even when it matches")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
+@click.option("--per-query", is_flag=True, help="With --json: each query's figures too")
+@click.option("--quiet", is_flag=True, help="No progress bars")
+def eval_command(dataset_dir: Path, split: str, index_dir: Path | None, model: str, passage_words: int, overlap: int,
+                 k1: float, b: float, window: int, rrf_k: int, alpha: float, modes: tuple[str, ...], force: bool,
+                 as_json: bool, per_query: bool, quiet: bool) -> None:
+    """Score every mode on a BEIR test collection: nDCG@10, Recall@100 and MRR@10 per mode."""
+    try:
+        dataset = load_beir(dataset_dir, split)
+    except DatasetError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_BAD_DATASET)
+    index_dir = index_dir or Path("var/eval") / dataset.name
+    bm25 = BM25Params(k1=k1, b=b)
+    wanted = IndexSettings(passage_words, overlap, bm25.k1, bm25.b, bm25.epsilon, model)
+    reuse, why = (False, "--rebuild") if force else index_matches(index_dir, dataset.corpus, wanted)
+    log = (lambda line: click.echo(line, err=True)) if as_json else click.echo
+    try:
+        if reuse:
+            log(f"reusing {index_dir}: {why}")
+        else:
+            log(f"building {index_dir}: {why}")
+            config = BuildConfig(sources=(dataset.corpus,), index_dir=index_dir, fmt="jsonl", model=model,
+                                 chunking=ChunkConfig(passage_words, overlap), bm25=bm25, progress=not quiet)
+            build_index(config)
+        engine = SearchEngine.open(index_dir, model=model, settings=EngineSettings(window=window, rrf_k=rrf_k))
+    except (NewsclipError, OSError) as exc:
+        click.echo(f"error: cannot build or open the index {index_dir}: {exc}", err=True)
+        sys.exit(EXIT_BUILD_FAILED)
+    try:
+        result = evaluate(engine.search, dataset, modes or MODE_NAMES, alpha)
+    finally:
+        engine.close()
+    settings = {"passage_words": passage_words, "overlap": overlap, "k1": bm25.k1, "b": bm25.b,
+                "epsilon": bm25.epsilon, "window": window, "rrf_k": rrf_k, "alpha": alpha, "model": model}
+    if as_json:
+        out = {"dataset": dataset.name, "path": str(dataset_dir), "split": split, "queries": result.queries,
+               "index": str(index_dir), "reused": reuse, "settings": settings, "gain": "2^rel-1",
+               "modes": result.table()}
+        if per_query:
+            out["per_query"] = {m: got["per_query"] for m, got in result.modes.items()}
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo(f"{dataset.name}: {result.queries} judged queries, index {index_dir}")
+    click.echo("settings: " + "  ".join(f"{k}={v}" for k, v in settings.items()))
+    click.echo(f"{'mode':<14}" + "".join(f"{m:>9}" for m in METRICS))
+    for mode, row in result.table().items():
+        click.echo(f"{mode:<14}" + "".join(f"{row[m]:>9.4f}" for m in METRICS))
