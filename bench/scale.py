@@ -29,20 +29,9 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parents[1]
-REUTERS = ROOT.parent / "shared" / "data" / "reuters21578" / "reuters21578.jsonl.gz"
+from bench.common import REUTERS, ROOT, figures, percentile  # noqa: F401 (re-exported for bench.scalerss)
 NOTE = ("replicated passages reuse the cached embeddings of the real Reuters passages, perturbed with Gaussian "
         "noise and renormalized (cosine ~0.97 to the original); no passage of the scaled corpus was embedded")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def figures(values: list[float]) -> dict[str, float]:
-    return {"median_ms": round(statistics.median(values), 2), "p95_ms": round(percentile(values, 0.95), 2),
-            "n": len(values)}
 
 
 def dir_bytes(path: Path) -> int:

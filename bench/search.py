@@ -8,24 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parents[1]
-REUTERS = ROOT.parent / "shared" / "data" / "reuters21578" / "reuters21578.jsonl.gz"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def figures(values: list[float]) -> dict[str, float]:
-    return {"median_ms": round(statistics.median(values), 2), "p95_ms": round(percentile(values, 0.95), 2),
-            "n": len(values)}
+from bench.common import REUTERS, ROOT, figures, percentile  # noqa: F401 (re-exported for bench.scalerss)
 
 
 def thread_settings(engine, asked: list[str]) -> dict[str, dict[str, float]]:
