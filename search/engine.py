@@ -22,7 +22,7 @@ from .layout import BM25_DIR, COLUMNS, DENSE, STORE, current_build, read_manifes
 from .models import Article, Hit, Passage, Quote, Scores, SearchRequest, SearchResult, Span
 from .query import ParsedQuery, contains_phrase, parse_question, validate
 from .store import Store
-from .text import QUESTION_WORDS, tokenize
+from .text import tokenize
 
 MORE_PASSAGES = 2
 
@@ -292,12 +292,7 @@ class SearchEngine:
         passages = dict(zip(rows, self.store.passages(rows)))
         article_rows = sorted({int(self.columns.passage_article[g[0][0]]) for g in page})
         articles = self.store.articles_at(article_rows)
-        phrase_terms = [t for p in parsed.phrases for t in tokenize(p)]
-        terms = {
-            t: max(self.bm25.idf(t), 1e-3)
-            for t in dict.fromkeys(list(parsed.tokens) + phrase_terms)
-            if t not in QUESTION_WORDS
-        }
+        terms = {t: max(self.bm25.idf(t), 1e-3) for t in parsed.marked_terms}
         hits = []
         for offset, group in enumerate(page):
             best_row, score = group[0]

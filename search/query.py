@@ -9,7 +9,7 @@ from .errors import BadQuery
 from .models import (
     FUSIONS, GROUPS, MAX_DEPTH, MAX_K, MAX_QUERY_CHARS, MAX_SOURCES, MODES, SORTS, SearchRequest,
 )
-from .text import normalize, tokenize
+from .text import QUESTION_WORDS, normalize, tokenize
 
 _PHRASE = re.compile(r'(-?)["“”„«»]([^"“”„«»]*)["“”„«»]')
 _EXCLUDE = re.compile(r"(?:^|(?<=\s))-(\w[\w'’.-]*)")
@@ -24,6 +24,12 @@ class ParsedQuery:
     phrases: tuple[str, ...]  # must appear verbatim (case-insensitive) in the hit
     excluded: tuple[str, ...]  # analyzer tokens whose articles are dropped
     excluded_phrases: tuple[str, ...]
+
+    @property
+    def marked_terms(self) -> tuple[str, ...]:
+        """The stems a hit marks: the question's and its phrases', without question words ("what", "did")."""
+        phrase_terms = [t for p in self.phrases for t in tokenize(p)]
+        return tuple(t for t in dict.fromkeys([*self.tokens, *phrase_terms]) if t not in QUESTION_WORDS)
 
 
 def parse_question(q: str) -> ParsedQuery:
@@ -81,6 +87,7 @@ def validate(request: SearchRequest) -> SearchRequest:
         raise BadQuery(f"date_from {request.date_from} is after date_to {request.date_to}", "date_from")
     if len(request.sources) > MAX_SOURCES:
         raise BadQuery(f"at most {MAX_SOURCES} source values; got {len(request.sources)}", "source")
-    if not parse_question(request.q).text and not parse_question(request.q).phrases:
+    parsed = parse_question(request.q)
+    if not parsed.text and not parsed.phrases:
         raise BadQuery("q has nothing to search for once -excluded terms are removed", "q")
     return request

@@ -15,7 +15,6 @@ from search.errors import BadQuery
 from search.highlight import lexical_spans
 from search.models import MAX_DEPTH, MODES, SORTS, Hit, Passage, SearchResult
 from search.query import parse_question
-from search.text import QUESTION_WORDS, tokenize
 
 from . import render
 from .api import engine, parse_search
@@ -46,8 +45,7 @@ class HitView:
 def query_terms(q: str) -> tuple[set[str], tuple[str, ...]]:
     """The analyzer terms and phrases of a question, as the engine marks them."""
     parsed = parse_question(q)
-    terms = {t for t in [*parsed.tokens, *(t for p in parsed.phrases for t in tokenize(p))] if t not in QUESTION_WORDS}
-    return terms, parsed.phrases
+    return set(parsed.marked_terms), parsed.phrases
 
 
 def article_href(article_id: str, ordinal: int | None = None, q: str | None = None) -> str:
