@@ -13,6 +13,7 @@ Gaussian noise and renormalized (cosine ~0.97 to the original); nothing is embed
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import http.client
 import json
@@ -25,6 +26,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -264,15 +266,13 @@ def load(port: int, queries: list[str], threads: int, max_s: float) -> dict:
             "timed_out": len(times) + len(errors) < len(queries)}
 
 
-def http_bench(index: Path, asked: list[str], extra: list[str], distinct: list[str], requests_n: int,
-               max_s: float) -> dict:
-    import numpy as np
-
+@contextlib.contextmanager
+def serving(index: Path, log_path: Path | None = None) -> Iterator[tuple[subprocess.Popen, int, float]]:
+    """`python -m web` on a free loopback port, up and answering /healthz; stopped on exit. Yields (proc, port, s)."""
     port = free_port()
-    log = open(ROOT / "var" / f"scale-web-{port}.log", "w")
+    log = open(log_path or ROOT / "var" / f"scale-web-{port}.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "web", "--index", str(index), "--port", str(port), "--threads", "8"],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    out: dict = {"port": port, "server": "python -m web (waitress, 8 threads)", "pid": proc.pid}
     try:
         t = time.perf_counter()
         while True:
@@ -288,7 +288,23 @@ def http_bench(index: Path, asked: list[str], extra: list[str], distinct: list[s
             if time.perf_counter() - t > 600:
                 raise RuntimeError("server did not start in 600 s")
             time.sleep(0.5)
-        out["startup_s"] = round(time.perf_counter() - t, 1)
+        yield proc, port, round(time.perf_counter() - t, 1)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def http_bench(index: Path, asked: list[str], extra: list[str], distinct: list[str], requests_n: int,
+               max_s: float) -> dict:
+    import numpy as np
+
+    with serving(index) as (proc, port, startup_s):
+        out: dict = {"port": port, "server": "python -m web (waitress, 8 threads)", "pid": proc.pid}
+        out["startup_s"] = startup_s
         out["rss_after_start_kib"] = rss_kib(proc.pid)
         client = Client(port)
         for q in ["warm up one", "warm up two"] + asked[:5]:  # not counted; note asked[:5] vectors get cached
@@ -313,13 +329,6 @@ def http_bench(index: Path, asked: list[str], extra: list[str], distinct: list[s
         out["qps_distinct_8_clients"] = {**load(port, distinct, 8, max_s),
                                          "traffic": f"{len(distinct)} distinct hybrid questions (every one embedded)"}
         out["rss_after_load_kib"] = rss_kib(proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
     return out
 
 

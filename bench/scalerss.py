@@ -6,13 +6,11 @@ python -m bench.scalerss var/scale-1m
 from __future__ import annotations
 
 import collections
-import http.client
-import subprocess
 import sys
-import time
+from pathlib import Path
 
 from bench.questions import questions
-from bench.scale import REUTERS, ROOT, Client, free_port, load
+from bench.scale import REUTERS, Client, load, serving
 
 
 def smaps(pid: int, tag: str) -> None:
@@ -33,21 +31,7 @@ def smaps(pid: int, tag: str) -> None:
 
 
 def main(index: str) -> None:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "web", "--index", index, "--port", str(port), "--threads", "8"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(300):  # bounded wait for the server to load
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.5)
+    with serving(Path(index)) as (proc, port, _):
         smaps(proc.pid, "started")
         asked = questions(REUTERS, 100)
         client = Client(port)
@@ -57,9 +41,6 @@ def main(index: str) -> None:
         result = load(port, [asked[i % 100] for i in range(400)], 8, 30)
         print("load", result["qps"], result["latency"])
         smaps(proc.pid, "after 400 with 8 clients")
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 if __name__ == "__main__":
