@@ -169,25 +169,27 @@ class SearchEngine:
             for term in parsed.excluded:
                 hit[cols.passage_article[self.bm25.postings(term)]] = True
             for phrase in parsed.excluded_phrases:  # a passage with every word of the phrase
-                if tokenize(phrase):
-                    hit[cols.passage_article[self._passages_with_all(tokenize(phrase))]] = True
+                rows = self._passages_with_all(tokenize(phrase))
+                if rows is not None:
+                    hit[cols.passage_article[rows]] = True
             narrow(~hit)
         passages = None if articles is None else articles[cols.passage_article]
         for phrase in parsed.phrases:  # a passage holding the phrase holds all its words
-            if not tokenize(phrase):
+            rows = self._passages_with_all(tokenize(phrase))
+            if rows is None:
                 continue  # only stopwords: the verbatim check after retrieval decides
             has = np.zeros(self.n_passages, dtype=bool)
-            has[self._passages_with_all(tokenize(phrase))] = True
+            has[rows] = True
             passages = has if passages is None else passages & has
         return passages
 
-    def _passages_with_all(self, terms: list[str]) -> np.ndarray:
-        """Rows of the passages whose tokens include every term (intersected postings)."""
+    def _passages_with_all(self, terms: list[str]) -> np.ndarray | None:
+        """Rows of the passages whose tokens include every term (intersected postings); None: no terms, no bound."""
         rows: np.ndarray | None = None
         for term in dict.fromkeys(terms):
             found = self.bm25.postings(term)
             rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
-        return np.zeros(0, dtype=np.int64) if rows is None else rows
+        return rows
 
     # -- retrieval -----------------------------------------------------------------------------------------
 
