@@ -18,6 +18,11 @@ from search.bm25 import BM25Index, BM25Params
 from search.errors import IndexCorrupt
 from search.text import tokenize
 
+
+def okapi(docs: list[list[str]], params: BM25Params = BM25Params()) -> BM25Okapi:
+    """The reference scorer with the project's default k1, b and epsilon (rank_bm25's own defaults differ)."""
+    return BM25Okapi(docs, k1=params.k1, b=params.b, epsilon=params.epsilon)
+
 ROOT = Path(__file__).resolve().parents[1]
 REUTERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "reuters21578" / "reuters21578.jsonl.gz"
 TOL = 1e-6
@@ -78,14 +83,14 @@ def test_seed_paragraphs_match_rank_bm25() -> None:
     paragraphs = [p for text in texts for p in re.split(r"\n\s*\n", text)]
     docs = [tokenize(p) for p in paragraphs]
     assert len(docs) > 20
-    reference, index = BM25Okapi(docs), BM25Index.build(docs)
+    reference, index = okapi(docs), BM25Index.build(docs)
     assert index.n_docs == len(docs) and index.vocabulary_size == len(reference.idf)
     for query in queries_for(docs, 30, seed=1) + [tokenize("What did Putin say about the Syrian people?")]:
         assert max_diff(index, reference, query) <= TOL, query
 
 
 def test_reuters_matches_rank_bm25_including_epsilon_floor(reuters: list[list[str]]) -> None:
-    reference, index = BM25Okapi(reuters), BM25Index.build(reuters)
+    reference, index = okapi(reuters), BM25Index.build(reuters)
     queries = queries_for(reuters, 50, seed=7)
     eps = reference.epsilon * reference.average_idf
     floored = {t for q in queries for t in q if t in reference.idf and reference.idf[t] == eps}
@@ -102,7 +107,7 @@ def test_reuters_matches_rank_bm25_including_epsilon_floor(reuters: list[list[st
 
 
 def test_top_k_follows_rank_bm25_ordering(reuters: list[list[str]]) -> None:
-    reference, index = BM25Okapi(reuters), BM25Index.build(reuters)
+    reference, index = okapi(reuters), BM25Index.build(reuters)
     for query in queries_for(reuters, 50, seed=11):
         theirs = reference.get_scores(query)
         ids, scores = index.top_k(query, 10)
@@ -274,7 +279,7 @@ def test_corpus_of_empty_documents_has_no_hits() -> None:
 
 def test_empty_query_and_zero_token_document() -> None:
     docs = [["a", "b"], [], ["b", "c", "c"], ["a"]]
-    index, reference = BM25Index.build(docs), BM25Okapi(docs)
+    index, reference = BM25Index.build(docs), okapi(docs)
     assert index.top_k([], 10)[0].size == 0 and not index.scores([]).any()
     assert index.top_k(["unknown"], 10)[0].size == 0 and index.top_k(["a"], 0)[0].size == 0
     for query in [["a"], ["b", "c"], ["c", "c", "a"], ["a", "b", "c"]]:
@@ -284,7 +289,7 @@ def test_empty_query_and_zero_token_document() -> None:
 
 def test_a_term_frequency_beyond_16_bits() -> None:
     docs = [["w"] * 70_000 + ["x"], ["x", "y"], ["y"]]
-    index, reference = BM25Index.build(docs), BM25Okapi(docs)
+    index, reference = BM25Index.build(docs), okapi(docs)
     for query in [["w"], ["x", "y"], ["w", "x"]]:
         assert max_diff(index, reference, query) <= TOL
 
@@ -313,6 +318,6 @@ def test_b_of_one_with_an_empty_document_gives_zero_where_rank_bm25_gives_nan() 
     docs = [["a", "b"], [], ["b"]]
     ours = BM25Index.build(docs, BM25Params(b=1.0)).scores(["a"])
     with np.errstate(invalid="ignore", divide="ignore"):
-        theirs = BM25Okapi(docs, b=1.0).get_scores(["a"])
+        theirs = okapi(docs, BM25Params(b=1.0)).get_scores(["a"])
     assert np.isnan(theirs[1]) and ours[1] == 0.0  # 0 / 0 in rank_bm25 for a token-less document
     assert np.max(np.abs(np.delete(ours, 1) - np.delete(theirs, 1))) <= TOL

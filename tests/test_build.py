@@ -85,8 +85,9 @@ def test_bm25_of_the_build_equals_rank_bm25(seeds_index: Path) -> None:
     articles = {a.id: a for a in store.articles()}
     rows = list(range(store.counts()["passages"]))
     corpus = [tokenize(embed_text(articles[p.article_id], p)) for p in store.passages(rows)]
-    reference = BM25Okapi(corpus)
     index = BM25Index.load(build / BM25_DIR)
+    p = index.params
+    reference = BM25Okapi(corpus, k1=p.k1, b=p.b, epsilon=p.epsilon)
     for question in ["What did Putin say about the Syrian people?", "Assad visit Moscow anniversary", "miracle"]:
         q = tokenize(question)
         assert np.max(np.abs(index.scores(q) - reference.get_scores(q))) <= 1e-6
