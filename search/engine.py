@@ -98,6 +98,8 @@ class SearchEngine:
         self.n_articles = int(counts["articles"])
         self.n_passages = int(counts["passages"])
         self.vectors = QueryVectors(embedder)
+        pa = self.columns.passage_article
+        self._articles_in_order = bool(pa.size < 2 or np.all(pa[1:] >= pa[:-1]))  # the build writes them so
 
     @classmethod
     def open(
@@ -274,17 +276,26 @@ class SearchEngine:
             if len(groups) >= need or cands.exhausted or window >= self.n_passages:
                 break
             window *= 4
-        matched = cands.matched
-        if request.group == "passage":
-            total = max(int(np.count_nonzero(matched)), len(groups)) if not parsed.phrases else len(groups)
+        if parsed.phrases:
+            total = len(groups)  # only the ranked candidates were checked for the phrases
+        elif request.group == "passage":
+            total = max(int(np.count_nonzero(cands.matched)), len(groups))
         else:
-            seen = np.zeros(self.n_articles, dtype=bool)
-            seen[self.columns.passage_article[matched]] = True
-            total = max(int(np.count_nonzero(seen)), len(groups)) if not parsed.phrases else len(groups)
+            total = max(self._count_articles(cands.matched), len(groups))
         page = groups[(request.page - 1) * request.k : need]
         hits = self._hits(page, cands, parsed, vector, first_rank=(request.page - 1) * request.k + 1)
         took = (time.perf_counter() - began) * 1000
         return SearchResult(request.q, request.mode, round(took, 2), total, request.page, request.k, tuple(hits))
+
+    def _count_articles(self, matched: np.ndarray) -> int:
+        """Articles with a matched passage; with rows in article order, one comparison per matched row."""
+        rows = np.flatnonzero(matched)
+        if rows.size == 0:
+            return 0
+        owners = self.columns.passage_article[rows]
+        if self._articles_in_order:
+            return 1 + int(np.count_nonzero(owners[1:] != owners[:-1]))
+        return int(np.unique(owners).size)
 
     # -- the page's hits -----------------------------------------------------------------------------------
 

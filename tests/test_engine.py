@@ -102,6 +102,9 @@ def test_group_by_article_carries_more_passages(seeds: SearchEngine) -> None:
     assert all(len(h.more_passages) <= 2 for h in articles.hits)
     passages = seeds.search(SearchRequest("Putin Syria Russia support", k=10, group="passage"))
     assert len(passages.hits) > 2 and all(not h.more_passages for h in passages.hits)
+    lexical = seeds.search(SearchRequest("Putin Syria Russia support", k=100, group="passage", mode="bm25"))
+    assert lexical.total == len(lexical.hits) > 2  # every passage naming a term counts once
+    assert seeds.search(SearchRequest("Putin Syria Russia support", mode="bm25")).total == 2  # articles, not passages
 
 
 def test_filters_still_fill_k(wire: SearchEngine) -> None:
