@@ -454,10 +454,53 @@ def cmd_table(args: argparse.Namespace) -> None:
             "lib hybrid, cached vector", "HTTP bm25", "HTTP dense", "HTTP hybrid", "HTTP hybrid, cached vector",
             "HTTP hybrid QPS, 8 clients: Zipf / distinct", "BM25 leg top-10", "dense leg top-10", "dense recall@10",
             "rank_bm25: same top-10, speed-up", "load average start / end"]
-    print("| figure | " + " | ".join(r[0] for r in rows) + " |")
-    print("|---|" + "---:|" * len(rows))
-    for i, name in enumerate(head[1:], 1):
-        print(f"| {name} | " + " | ".join(r[i] for r in rows) + " |")
+    lines = ["| figure | " + " | ".join(r[0] for r in rows) + " |", "|---|" + "---:|" * len(rows)]
+    lines += [f"| {name} | " + " | ".join(r[i] for r in rows) + " |" for i, name in enumerate(head[1:], 1)]
+    table = "\n".join(lines) + "\n"
+    print(table, end="")
+    (args.results / "scale.md").write_text(
+        "# Scale benchmark\n\nWritten by `python -m bench.scale table` from `bench/results/scale-*.json`; "
+        "latencies in ms, median / p95. Write-up: `docs/scale.md`. Plot: `scale.png`.\n\n" + table)
+    plot(args.results, args.sizes, args.results / "scale.png")
+    print(f"wrote {args.results / 'scale.md'} and {args.results / 'scale.png'}")
+
+
+PLOTTED = (  # (label, section, key): medians drawn against corpus size
+    ("library bm25", "library", "bm25"), ("library dense", "library", "dense"),
+    ("library hybrid", "library", "hybrid"), ("HTTP bm25", "http", "bm25"),
+    ("HTTP dense", "http", "dense_uncached"), ("HTTP hybrid", "http", "hybrid_uncached"),
+    ("HTTP hybrid, cached vector", "http", "hybrid_cached_vectors"),
+)
+
+
+def plot(results: Path, sizes: list[str], out: Path) -> None:
+    """Median latency (p95 as a thin line) against passages, one line per mode, log-log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs, runs = [], []
+    for label in sizes:
+        xs.append(json.loads((results / f"scale-{label}-build.json").read_text())["passages"])
+        runs.append(json.loads((results / f"scale-{label}.json").read_text()))
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    for (name, section, key), color in zip(PLOTTED, plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        pick = (lambda r: r["library"]["modes"][key]["took"]) if section == "library" else (
+            lambda r: r["http"]["sequential"][key])
+        style = "-" if section == "http" else "--"
+        ax.plot(xs, [pick(r)["median_ms"] for r in runs], style, marker="o", color=color, label=name)
+        ax.plot(xs, [pick(r)["p95_ms"] for r in runs], ":", color=color, linewidth=0.8)
+    ax.axhline(25, color="grey", linewidth=0.8)
+    ax.text(xs[0], 26, "target: hybrid over HTTP, median 25 ms", fontsize=8, color="grey")
+    ax.set(xscale="log", yscale="log", xlabel="passages", ylabel="ms (median; dotted: p95)",
+           title="Newsclip search latency against corpus size (2 cores)")
+    ax.set_xticks(xs, [f"{x:,}" for x in xs])
+    ax.grid(True, which="both", linewidth=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
 
 
 def cmd_probe(args: argparse.Namespace) -> None:
