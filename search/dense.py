@@ -24,11 +24,14 @@ class DenseConfig:
     hnsw_m: int = 32
     ef_construction: int = 200
     ef_search: int = 128
+    hnsw_storage: str = "fp16"  # fp16 | fp32: fp16 halves the vectors (768 MB at 1M) for recall 0.9985 vs 1.0
 
     def resolve(self, count: int) -> str:
         """The concrete kind for `count` vectors."""
         if self.kind not in ("auto", "flat", "hnsw"):
             raise ValueError(f"dense index kind must be auto, flat or hnsw; got {self.kind!r}")
+        if self.hnsw_storage not in ("fp16", "fp32"):
+            raise ValueError(f"HNSW storage must be fp16 or fp32; got {self.hnsw_storage!r}")
         if self.kind != "auto":
             return self.kind
         return "flat" if count <= self.flat_limit else "hnsw"
@@ -45,10 +48,13 @@ def build_dense(vectors: np.ndarray, config: DenseConfig = DenseConfig()) -> tup
         index = faiss.IndexFlatIP(dim)
         info: dict[str, Any] = {"type": "flat-ip"}
     else:
-        index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        if config.hnsw_storage == "fp16":
+            index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        else:
+            index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = config.ef_construction
-        info = {"type": "hnsw", "m": config.hnsw_m, "ef_construction": config.ef_construction,
-                "ef_search": config.ef_search}
+        info = {"type": "hnsw", "storage": config.hnsw_storage, "m": config.hnsw_m,
+                "ef_construction": config.ef_construction, "ef_search": config.ef_search}
     index.add(vectors)
     return index, {**info, "vectors": int(count), "dimension": int(dim), "settings": asdict(config)}
 
@@ -59,11 +65,11 @@ def save_dense(index: faiss.Index, path: Path) -> None:
 
 
 def load_dense(path: Path, dimension: int, count: int) -> faiss.Index:
-    """Read the index and check it agrees with the manifest."""
+    """Read the index (vectors memory-mapped, so they stay in the page cache, not the heap); check the manifest."""
     if not path.is_file():
         raise IndexCorrupt(f"{path} is missing")
     try:
-        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
     except RuntimeError:
         try:
             index = faiss.read_index(str(path))
