@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,58 @@ class Columns:
         return rows[self.sentence_end[lo:hi] <= end]
 
 
+class ColumnsBuilder:
+    """The columns filled article by article (a rebuild streams), as compact arrays: no text is kept."""
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+        self.passage_article = array("i")
+        self.article_day = array("i")
+        self.article_source = array("i")  # codes in first-seen order; sorted by name on save
+        self.sources: dict[str, int] = {}
+        self.sentence_counts = array("q")
+        self.sentence_start = array("i")
+        self.sentence_end = array("i")
+        self.vectors: list[np.ndarray] = []
+
+    def add(self, article: Article, passages: int, sentences: Sequence[tuple[int, int]], vectors: np.ndarray) -> None:
+        """One article: how many passage rows it owns, its sentence spans and their unit vectors."""
+        if len(vectors) != len(sentences):
+            raise ValueError(f"{len(sentences)} sentences but {len(vectors)} vectors")
+        row = len(self.article_day)
+        self.passage_article.extend([row] * passages)
+        self.article_day.append(day_number(article.day) if article.day else NO_DAY)
+        code = self.sources.setdefault(article.source, len(self.sources)) if article.source else -1
+        self.article_source.append(code)
+        self.sentence_counts.append(len(sentences))
+        self.sentence_start.extend(a for a, _ in sentences)
+        self.sentence_end.extend(b for _, b in sentences)
+        self.vectors.append(np.asarray(vectors, dtype=np.float16).reshape(-1, self.dimension))
+
+    def save(self, directory: Path) -> None:
+        """The .npy arrays and a JSON list of source names (no pickle)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        names = sorted(self.sources)
+        remap = np.full(len(self.sources) + 1, -1, dtype=np.int32)  # index -1 (no source) stays -1
+        order = {name: i for i, name in enumerate(names)}
+        for name, code in self.sources.items():
+            remap[code] = order[name]
+        counts = np.frombuffer(self.sentence_counts, dtype=np.int64)
+        arrays = {
+            "passage_article": np.frombuffer(self.passage_article, dtype=np.int32),
+            "article_day": np.frombuffer(self.article_day, dtype=np.int32),
+            "article_source": remap[np.frombuffer(self.article_source, dtype=np.int32)],
+            "sentence_ptr": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            "sentence_start": np.frombuffer(self.sentence_start, dtype=np.int32),
+            "sentence_end": np.frombuffer(self.sentence_end, dtype=np.int32),
+            "sentence_vectors": (np.concatenate(self.vectors) if self.vectors
+                                 else np.zeros((0, self.dimension), dtype=np.float16)),
+        }
+        for name, values in arrays.items():
+            np.save(directory / f"{name}.npy", values, allow_pickle=False)
+        (directory / SOURCES_FILE).write_text(json.dumps(names, ensure_ascii=False), encoding="utf-8")
+
+
 def write_columns(
     directory: Path,
     articles: Sequence[Article],
@@ -53,23 +106,19 @@ def write_columns(
     sentences: Sequence[tuple[int, int, int]],
     sentence_vectors: np.ndarray,
 ) -> None:
-    """Save the columns as .npy arrays and a JSON list of source names (no pickle)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    names = sorted({a.source for a in articles if a.source})
-    code = {n: i for i, n in enumerate(names)}
-    counts = np.bincount(np.array([s[0] for s in sentences], dtype=np.int64), minlength=len(articles))
-    arrays = {
-        "passage_article": np.asarray(passage_article, dtype=np.int32),
-        "article_day": np.array([day_number(a.day) if a.day else NO_DAY for a in articles], dtype=np.int32),
-        "article_source": np.array([code.get(a.source, -1) if a.source else -1 for a in articles], dtype=np.int32),
-        "sentence_ptr": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        "sentence_start": np.array([s[1] for s in sentences], dtype=np.int32),
-        "sentence_end": np.array([s[2] for s in sentences], dtype=np.int32),
-        "sentence_vectors": np.asarray(sentence_vectors, dtype=np.float16),
-    }
-    for name, array in arrays.items():
-        np.save(directory / f"{name}.npy", array, allow_pickle=False)
-    (directory / SOURCES_FILE).write_text(json.dumps(names, ensure_ascii=False), encoding="utf-8")
+    """Save the columns of a whole corpus at once (sentences as (article row, start, end), sorted by article)."""
+    vectors = np.asarray(sentence_vectors)
+    dimension = vectors.shape[1] if vectors.ndim == 2 else 0
+    builder = ColumnsBuilder(dimension)
+    owned = np.bincount(np.asarray(passage_article, dtype=np.int64), minlength=len(articles))
+    by_article: list[list[tuple[int, int]]] = [[] for _ in articles]
+    rows: list[list[int]] = [[] for _ in articles]
+    for i, (row, a, b) in enumerate(sentences):
+        by_article[row].append((a, b))
+        rows[row].append(i)
+    for row, article in enumerate(articles):
+        builder.add(article, int(owned[row]), by_article[row], vectors[rows[row]])
+    builder.save(directory)
 
 
 def load_columns(directory: Path, articles: int, passages: int, dimension: int) -> Columns:

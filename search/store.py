@@ -40,33 +40,66 @@ CREATE INDEX passages_article ON passages(article_row, ordinal);
 """
 
 
-def write_store(path: Path, articles: Sequence[Article], passages: Iterable[Passage]) -> None:
-    """Write a new store file; passages must come in the row order of the other indexes."""
-    if path.exists():
-        raise FileExistsError(path)
-    con = sqlite3.connect(path)
-    try:
-        con.executescript(SCHEMA)
-        rows = {a.id: i for i, a in enumerate(articles)}
-        con.executemany(
+class StoreWriter:
+    """A new store filled article by article, so a rebuild never holds the corpus; close() makes it whole."""
+
+    def __init__(self, path: Path) -> None:
+        if path.exists():
+            raise FileExistsError(path)
+        self._con = sqlite3.connect(path)
+        self._con.executescript(SCHEMA)
+        self.articles = 0
+        self.passages = 0
+
+    def add(self, article: Article, passages: Sequence[Passage]) -> None:
+        """The next article row and its passages, which take the next passage rows."""
+        a = article
+        self._con.execute(
             "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
-                (
-                    i, a.id, a.title, a.text, a.date, a.date[:10] if a.date else None, a.source, a.url,
-                    json.dumps(list(a.agencies)), json.dumps([[h.start, h.end, h.text] for h in a.headings]),
-                    a.origin,
-                )
-                for i, a in enumerate(articles)
+                self.articles, a.id, a.title, a.text, a.date, a.date[:10] if a.date else None, a.source, a.url,
+                json.dumps(list(a.agencies)), json.dumps([[h.start, h.end, h.text] for h in a.headings]), a.origin,
             ),
         )
-        con.executemany(
+        self._con.executemany(
             "INSERT INTO passages VALUES (?,?,?,?,?,?,?)",
-            ((i, rows[p.article_id], p.ordinal, p.start, p.end, p.heading, p.text) for i, p in enumerate(passages)),
+            ((self.passages + i, self.articles, p.ordinal, p.start, p.end, p.heading, p.text)
+             for i, p in enumerate(passages)),
         )
-        con.commit()
-        con.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        con.close()
+        self.articles += 1
+        self.passages += len(passages)
+
+    def close(self) -> None:
+        """Commit everything in one transaction and leave no journal beside the file."""
+        try:
+            self._con.commit()
+            self._con.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            self._con.close()
+
+    def abort(self) -> None:
+        """Drop what was written (the caller removes the file with its temporary build)."""
+        self._con.close()
+
+
+def write_store(path: Path, articles: Sequence[Article], passages: Iterable[Passage]) -> None:
+    """Write a new store file; passages come in row order, article by article, as the other indexes have them."""
+    by_article: dict[str, list[Passage]] = {a.id: [] for a in articles}
+    order = {a.id: i for i, a in enumerate(articles)}
+    last = 0
+    for p in passages:
+        if order.get(p.article_id, -1) < last:
+            raise ValueError(f"passage {p.article_id}#{p.ordinal} is out of article order or of no article")
+        last = order[p.article_id]
+        by_article[p.article_id].append(p)
+    writer = StoreWriter(path)
+    try:
+        for article in articles:
+            writer.add(article, by_article[article.id])
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
 
 
 def _article(row: sqlite3.Row) -> Article:
