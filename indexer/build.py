@@ -7,30 +7,32 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
-from search.bm25 import BM25Index, BM25Params
+from search.bm25 import BM25Builder, BM25Index, BM25Params
 from search.dense import DenseConfig, build_dense, save_dense
 from search.embed import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 from search.errors import BuildError
-from search.columns import write_columns
+from search.columns import ColumnsBuilder
 from search.layout import BM25_DIR, CACHE, COLUMNS, DENSE, FORMAT_VERSION, STORE, sha256_file
 from search.models import Article, Passage
-from search.store import write_store
+from search.store import StoreWriter
 from search.text import ANALYZER_SETTINGS, tokenize
 
 from .chunking import ChunkConfig, split_article
-from .embedcache import EmbeddingCache, embed_all
+from .embedcache import EmbeddingCache, EmbedStats, embed_all
 from .publish import checksums, clean_leftovers, new_build_id, publish, rebuild_lock, start_build
 from .sources import Problem, read_file
 from .sources.walk import walk_sources
 
 EMBED_CACHE = "embeddings.sqlite"
+PASSAGE_VECTORS = "passage_vectors.f32.part"  # spilled during a build, removed before the manifest
 MAX_LISTED_PROBLEMS = 1000
 
 
@@ -46,6 +48,7 @@ class BuildConfig:
     bm25: BM25Params = BM25Params()
     dense: DenseConfig = DenseConfig()
     batch_size: int = 32
+    batch_articles: int = 500  # articles read, chunked and embedded together: bounds a rebuild's memory
     strict: bool = False
     progress: bool = True
 
@@ -69,45 +72,61 @@ class BuildReport:
 
 
 class StrictProblems(BuildError):
-    """--strict met bad input: nothing was written."""
+    """--strict met bad input: nothing was published, and the temporary build is gone."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(f"{len(problems)} input problem(s) with --strict; nothing was written")
+        super().__init__(f"{len(problems)} input problem(s) with --strict; nothing was published")
         self.problems = problems
 
 
 @contextmanager
 def _stage(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Time a stage; a streamed stage runs once per batch, so its times add up."""
     began = time.perf_counter()
-    yield
-    timings[name] = round(time.perf_counter() - began, 3)
+    try:
+        yield
+    finally:
+        timings[name] = round(timings.get(name, 0.0) + time.perf_counter() - began, 3)
 
 
-def read_sources(config: BuildConfig) -> tuple[list[Article], list[Problem], list[dict[str, Any]]]:
-    """All articles of the sources, each id once; problems listed, never raised."""
-    articles: list[Article] = []
-    problems: list[Problem] = []
-    files: list[dict[str, Any]] = []
+def iter_articles(
+    listed: list, problems: list[Problem], files: list[dict[str, Any]], timings: dict[str, float], progress: bool
+) -> Iterator[Article]:
+    """Articles of the listed sources one at a time, each id once; problems and files recorded as they come."""
     seen: set[str] = set()
-    listed = list(walk_sources(list(config.sources), config.fmt))
-    for item in tqdm(listed, desc="read", unit="file", disable=not config.progress):
+    for item in tqdm(listed, desc="read", unit="file", disable=not progress):
         if isinstance(item, Problem):
             problems.append(item)
             continue
         path, fmt, root = item
         try:
-            files.append({"path": str(path), "format": fmt, "sha256": sha256_file(path), "bytes": path.stat().st_size})
+            with _stage(timings, "read"):
+                files.append({"path": str(path), "format": fmt, "sha256": sha256_file(path),
+                              "bytes": path.stat().st_size})
         except OSError as exc:
             problems.append(Problem(str(path), f"cannot read: {exc}", True))
             continue
-        for got in read_file(path, fmt, root=root):
+        articles = iter(read_file(path, fmt, root=root))
+        while True:
+            with _stage(timings, "read"):
+                got = next(articles, None)
+            if got is None:
+                break
             if isinstance(got, Problem):
                 problems.append(got)
             elif got.id in seen:
                 problems.append(Problem(got.origin, f"duplicate article id {got.id!r}", True))
             else:
                 seen.add(got.id)
-                articles.append(got)
+                yield got
+
+
+def read_sources(config: BuildConfig) -> tuple[list[Article], list[Problem], list[dict[str, Any]]]:
+    """All articles of the sources in a list (for benchmarks and tests; a rebuild streams them instead)."""
+    problems: list[Problem] = []
+    files: list[dict[str, Any]] = []
+    listed = list(walk_sources(list(config.sources), config.fmt))
+    articles = list(iter_articles(listed, problems, files, {}, config.progress))
     return articles, problems, files
 
 
@@ -148,12 +167,12 @@ def chunk_all(articles: list[Article], embedder: Embedder, config: BuildConfig, 
     return out
 
 
-def check_lengths(texts: list[str], embedder: Embedder) -> None:
-    """Never let the model truncate a passage silently."""
+def check_lengths(texts: list[str], embedder: Embedder, first: int = 0) -> None:
+    """Never let the model truncate a passage silently (`first`: the row of texts[0], for the message)."""
     for i in range(0, len(texts), 1024):
         for j, n in enumerate(embedder.count_tokens(texts[i : i + 1024])):
             if n > embedder.max_tokens:
-                raise BuildError(f"passage {i + j} has {n} word pieces, over the model's {embedder.max_tokens}")
+                raise BuildError(f"passage {first + i + j} has {n} word pieces, over the model's {embedder.max_tokens}")
 
 
 def _versions() -> dict[str, str]:
@@ -167,54 +186,136 @@ def _versions() -> dict[str, str]:
     return found
 
 
+class _Sink:
+    """Where streamed batches go: the store, BM25 and columns builders, and the passage vectors spilled to disk."""
+
+    def __init__(self, tmp: Path, embedder: Embedder, config: BuildConfig) -> None:
+        self.embedder, self.config = embedder, config
+        self.store = StoreWriter(tmp / STORE)
+        self.bm25 = BM25Builder(config.bm25)
+        self.columns = ColumnsBuilder(tmp / COLUMNS, embedder.dimension)
+        self.vectors_path = tmp / PASSAGE_VECTORS
+        self.vectors = self.vectors_path.open("wb")
+        self.articles = self.passages = self.sentences = 0
+        self.embed_stats = EmbedStats(0, 0, 0)
+        self.sentence_stats = EmbedStats(0, 0, 0)
+
+    def add(self, batch: list[Article], cache: EmbeddingCache, timings: dict[str, float],
+            problems: list[Problem]) -> None:
+        """Chunk, embed (through the cache), tokenize and write one batch of articles."""
+        with _stage(timings, "chunk"):
+            chunked = chunk_all(batch, self.embedder, replace(self.config, progress=False), problems)
+            check_lengths(chunked.texts, self.embedder, first=self.passages)
+        with _stage(timings, "embed"):
+            vectors, stats = embed_all(chunked.texts, self.embedder, cache, self.config.batch_size, False)
+            self.embed_stats = _add_stats(self.embed_stats, stats)
+        with _stage(timings, "embed_sentences"):  # the quote choice compares sentences to the question
+            sentence_vectors, stats = embed_all(chunked.sentence_texts, self.embedder, cache,
+                                                self.config.batch_size * 2, False)
+            self.sentence_stats = _add_stats(self.sentence_stats, stats)
+        with _stage(timings, "bm25"):
+            for text in chunked.texts:
+                self.bm25.add(tokenize(text))
+        with _stage(timings, "store"):
+            self.vectors.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+            by_article = np.bincount(np.asarray(chunked.passage_article, dtype=np.int64),
+                                     minlength=len(chunked.articles))
+            first_passage = np.concatenate([[0], np.cumsum(by_article)]).tolist()
+            spans: list[list[tuple[int, int]]] = [[] for _ in chunked.articles]
+            for row, a, b in chunked.sentences:
+                spans[row].append((a, b))
+            s = 0
+            for row, article in enumerate(chunked.articles):
+                self.store.add(article, chunked.passages[first_passage[row] : first_passage[row + 1]])
+                self.columns.add(article, int(by_article[row]), spans[row], sentence_vectors[s : s + len(spans[row])])
+                s += len(spans[row])
+        self.articles += len(chunked.articles)
+        self.passages += len(chunked.passages)
+        self.sentences += len(chunked.sentences)
+
+    def finish(self, tmp: Path, timings: dict[str, float]) -> tuple[BM25Index, dict[str, Any]]:
+        """Write BM25, FAISS (from the spilled vectors, which are then removed), the store and the columns."""
+        self.vectors.close()
+        with _stage(timings, "store"):
+            self.store.close()
+            self.columns.save()
+        with _stage(timings, "bm25"):
+            bm25 = self.bm25.finish()
+            bm25.save(tmp / BM25_DIR)
+        with _stage(timings, "faiss"):
+            dim = self.embedder.dimension
+            vectors = np.memmap(self.vectors_path, dtype=np.float32, mode="r", shape=(self.passages, dim)) \
+                if self.passages else np.zeros((0, dim), dtype=np.float32)
+            dense_index, dense_info = build_dense(vectors, self.config.dense)
+            save_dense(dense_index, tmp / DENSE)
+            del dense_index, vectors
+            self.vectors_path.unlink()
+        return bm25, dense_info
+
+    def abort(self) -> None:
+        """Close what is open; the caller removes the temporary build."""
+        self.vectors.close()
+        self.store.abort()
+
+
+def _add_stats(a: EmbedStats, b: EmbedStats) -> EmbedStats:
+    return EmbedStats(a.cached + b.cached, a.embedded + b.embedded, a.duplicates + b.duplicates)
+
+
+def _batches(articles: Iterator[Article], size: int) -> Iterator[list[Article]]:
+    batch: list[Article] = []
+    for article in articles:
+        batch.append(article)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def build_index(
     config: BuildConfig,
     embedder: Embedder | None = None,
     load_embedder: Callable[[str], Embedder] = SentenceTransformerEmbedder,
 ) -> BuildReport:
-    """Build a complete index and publish it atomically; on any failure the previous one stays current."""
+    """Stream the articles into a temporary build and publish it atomically; on any failure the previous one stays.
+
+    Memory holds one batch of articles at a time plus the index's own compact arrays (BM25 term ids, the FAISS
+    index), never the corpus text: vectors are spilled to the temporary build and read back memory-mapped.
+    """
     timings: dict[str, float] = {}
-    with _stage(timings, "read"):
-        articles, problems, files = read_sources(config)
-    if config.strict and problems:
-        raise StrictProblems(problems)
-    if not articles:
+    problems: list[Problem] = []
+    files: list[dict[str, Any]] = []
+    listed = list(walk_sources(list(config.sources), config.fmt))
+    if config.strict and any(isinstance(item, Problem) for item in listed):
+        raise StrictProblems([item for item in listed if isinstance(item, Problem)])
+    if not any(not isinstance(item, Problem) for item in listed):
+        problems = [item for item in listed if isinstance(item, Problem)]
         raise BuildError("no articles to index: " + (f"{len(problems)} problem(s)" if problems else "no input files"))
     with _stage(timings, "model"):
         embedder = embedder or load_embedder(config.model)
-    with _stage(timings, "chunk"):
-        chunked = chunk_all(articles, embedder, config, problems)
-        check_lengths(chunked.texts, embedder)
-    if config.strict and problems:
-        raise StrictProblems(problems)
     index_dir = Path(config.index_dir)
     with rebuild_lock(index_dir):
         clean_leftovers(index_dir)
-        cache = EmbeddingCache(index_dir / CACHE / EMBED_CACHE, embedder.dimension)
-        try:
-            with _stage(timings, "embed"):
-                vectors, embed_stats = embed_all(chunked.texts, embedder, cache, config.batch_size, config.progress)
-            with _stage(timings, "embed_sentences"):  # the quote choice compares sentences to the question
-                sentence_vectors, sentence_stats = embed_all(
-                    chunked.sentence_texts, embedder, cache, config.batch_size * 2, config.progress
-                )
-        finally:
-            cache.close()
         build_id = new_build_id()
         tmp = start_build(index_dir, build_id)
+        cache = sink = None
         try:
-            with _stage(timings, "bm25"):
-                docs = (tokenize(t) for t in tqdm(chunked.texts, desc="bm25", unit="passage", disable=not config.progress))
-                bm25 = BM25Index.build(docs, config.bm25)
-                bm25.save(tmp / BM25_DIR)
-            with _stage(timings, "faiss"):
-                dense_index, dense_info = build_dense(vectors, config.dense)
-                save_dense(dense_index, tmp / DENSE)
-                del dense_index
-            with _stage(timings, "store"):
-                write_store(tmp / STORE, chunked.articles, chunked.passages)
-                write_columns(tmp / COLUMNS, chunked.articles, chunked.passage_article, chunked.sentences,
-                              sentence_vectors)
+            cache = EmbeddingCache(index_dir / CACHE / EMBED_CACHE, embedder.dimension)
+            sink = _Sink(tmp, embedder, config)
+            with tqdm(desc="index", unit="article", disable=not config.progress) as bar:
+                for batch in _batches(iter_articles(listed, problems, files, timings, config.progress),
+                                      config.batch_articles):
+                    if config.strict and problems:
+                        raise StrictProblems(problems)
+                    sink.add(batch, cache, timings, problems)
+                    bar.update(len(batch))
+            if config.strict and problems:
+                raise StrictProblems(problems)
+            if not sink.articles:
+                raise BuildError("no articles to index: " + (f"{len(problems)} problem(s)" if problems
+                                                             else "no input files"))
+            bm25, dense_info = sink.finish(tmp, timings)
             manifest = {
                 "format_version": FORMAT_VERSION,
                 "build_id": build_id,
@@ -225,25 +326,30 @@ def build_index(
                 "bm25": {**asdict(config.bm25), **bm25.stats()},
                 "dense": dense_info,
                 "counts": {
-                    "articles": len(chunked.articles),
-                    "passages": len(chunked.passages),
-                    "sentences": len(chunked.sentences),
+                    "articles": sink.articles,
+                    "passages": sink.passages,
+                    "sentences": sink.sentences,
                     "skipped": sum(p.skipped for p in problems),
                     "problems": len(problems),
                 },
                 "sources": files,
                 "problems": [asdict(p) for p in problems[:MAX_LISTED_PROBLEMS]],
-                "embeddings": asdict(embed_stats),
-                "sentence_embeddings": asdict(sentence_stats),
+                "embeddings": asdict(sink.embed_stats),
+                "sentence_embeddings": asdict(sink.sentence_stats),
                 "timings": timings,
                 "libraries": _versions(),
                 "files": checksums(tmp),
             }
             final = publish(index_dir, tmp, build_id, manifest)
         except BaseException:
+            if sink is not None:
+                sink.abort()
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        finally:
+            if cache is not None:
+                cache.close()
     return BuildReport(
-        build_id, final, len(chunked.articles), len(chunked.passages), problems, timings, asdict(embed_stats),
-        asdict(sentence_stats),
+        build_id, final, sink.articles, sink.passages, problems, timings, asdict(sink.embed_stats),
+        asdict(sink.sentence_stats),
     )

@@ -48,10 +48,15 @@ class Columns:
 
 
 class ColumnsBuilder:
-    """The columns filled article by article (a rebuild streams), as compact arrays: no text is kept."""
+    """The columns filled article by article (a rebuild streams): compact arrays, sentence vectors spilled to disk."""
 
-    def __init__(self, dimension: int) -> None:
+    def __init__(self, directory: Path, dimension: int) -> None:
+        self.directory = directory
         self.dimension = dimension
+        directory.mkdir(parents=True, exist_ok=True)
+        self._spill_path = directory / "sentence_vectors.f16.part"
+        self._spill = self._spill_path.open("wb")
+        self._sentences = 0
         self.passage_article = array("i")
         self.article_day = array("i")
         self.article_source = array("i")  # codes in first-seen order; sorted by name on save
@@ -59,7 +64,6 @@ class ColumnsBuilder:
         self.sentence_counts = array("q")
         self.sentence_start = array("i")
         self.sentence_end = array("i")
-        self.vectors: list[np.ndarray] = []
 
     def add(self, article: Article, passages: int, sentences: Sequence[tuple[int, int]], vectors: np.ndarray) -> None:
         """One article: how many passage rows it owns, its sentence spans and their unit vectors."""
@@ -73,11 +77,13 @@ class ColumnsBuilder:
         self.sentence_counts.append(len(sentences))
         self.sentence_start.extend(a for a, _ in sentences)
         self.sentence_end.extend(b for _, b in sentences)
-        self.vectors.append(np.asarray(vectors, dtype=np.float16).reshape(-1, self.dimension))
+        self._spill.write(np.ascontiguousarray(vectors, dtype=np.float16).reshape(-1, self.dimension).tobytes())
+        self._sentences += len(sentences)
 
-    def save(self, directory: Path) -> None:
-        """The .npy arrays and a JSON list of source names (no pickle)."""
-        directory.mkdir(parents=True, exist_ok=True)
+    def save(self) -> None:
+        """The .npy arrays and a JSON list of source names (no pickle); vectors copied from the spill in chunks."""
+        directory = self.directory
+        self._spill.close()
         names = sorted(self.sources)
         remap = np.full(len(self.sources) + 1, -1, dtype=np.int32)  # index -1 (no source) stays -1
         order = {name: i for i, name in enumerate(names)}
@@ -91,11 +97,19 @@ class ColumnsBuilder:
             "sentence_ptr": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
             "sentence_start": np.frombuffer(self.sentence_start, dtype=np.int32),
             "sentence_end": np.frombuffer(self.sentence_end, dtype=np.int32),
-            "sentence_vectors": (np.concatenate(self.vectors) if self.vectors
-                                 else np.zeros((0, self.dimension), dtype=np.float16)),
         }
         for name, values in arrays.items():
             np.save(directory / f"{name}.npy", values, allow_pickle=False)
+        shape = (self._sentences, self.dimension)
+        out = np.lib.format.open_memmap(directory / "sentence_vectors.npy", mode="w+", dtype=np.float16, shape=shape)
+        step = 65_536
+        with self._spill_path.open("rb") as spill:
+            for i in range(0, shape[0], step):
+                part = np.fromfile(spill, dtype=np.float16, count=min(step, shape[0] - i) * self.dimension)
+                out[i : i + len(part) // max(self.dimension, 1)] = part.reshape(-1, self.dimension)
+        out.flush()
+        del out
+        self._spill_path.unlink()
         (directory / SOURCES_FILE).write_text(json.dumps(names, ensure_ascii=False), encoding="utf-8")
 
 
@@ -109,7 +123,7 @@ def write_columns(
     """Save the columns of a whole corpus at once (sentences as (article row, start, end), sorted by article)."""
     vectors = np.asarray(sentence_vectors)
     dimension = vectors.shape[1] if vectors.ndim == 2 else 0
-    builder = ColumnsBuilder(dimension)
+    builder = ColumnsBuilder(directory, dimension)
     owned = np.bincount(np.asarray(passage_article, dtype=np.int64), minlength=len(articles))
     by_article: list[list[tuple[int, int]]] = [[] for _ in articles]
     rows: list[list[int]] = [[] for _ in articles]
@@ -118,7 +132,7 @@ def write_columns(
         rows[row].append(i)
     for row, article in enumerate(articles):
         builder.add(article, int(owned[row]), by_article[row], vectors[rows[row]])
-    builder.save(directory)
+    builder.save()
 
 
 def load_columns(directory: Path, articles: int, passages: int, dimension: int) -> Columns:

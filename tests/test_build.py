@@ -148,7 +148,7 @@ def test_failure_in_faiss_stage_keeps_previous_index(tmp_path: Path, embedder, m
     assert not [p for p in (index_dir / BUILDS).iterdir() if p.name.startswith(TMP_PREFIX)]
 
 
-def test_strict_refuses_bad_input_before_writing(tmp_path: Path, embedder) -> None:
+def test_strict_refuses_bad_input_and_publishes_nothing(tmp_path: Path, embedder) -> None:
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
     (corpus / "broken.jsonl").write_text('{"id": "1", "title": "ok", "text": "Fine text here."}\nnot json\n')
@@ -156,7 +156,7 @@ def test_strict_refuses_bad_input_before_writing(tmp_path: Path, embedder) -> No
     with pytest.raises(StrictProblems) as caught:
         build_index(BuildConfig(sources=(corpus,), index_dir=index_dir, strict=True, progress=False), embedder=embedder)
     assert any("broken.jsonl:2" in p.origin for p in caught.value.problems)
-    assert not (index_dir / "CURRENT").exists() and not (index_dir / BUILDS).exists()
+    assert not (index_dir / "CURRENT").exists() and not any((index_dir / BUILDS).iterdir())  # no build, no leftover
     report = build_index(BuildConfig(sources=(corpus,), index_dir=index_dir, progress=False), embedder=embedder)
     assert report.articles == 3 and report.skipped == 1
     manifest = read_manifest(current_build(index_dir))
