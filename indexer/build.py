@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
@@ -17,7 +18,7 @@ from tqdm import tqdm
 
 from search.bm25 import BM25Builder, BM25Index, BM25Params
 from search.dense import DenseConfig, build_dense, save_dense
-from search.embed import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
+from search.embed import DEFAULT_MODEL, MODEL_DIR, TORCH_FP32, Embedder, OnnxEmbedder, SentenceTransformerEmbedder
 from search.errors import BuildError
 from search.columns import ColumnsBuilder
 from search.layout import BM25_DIR, CACHE, COLUMNS, DENSE, FORMAT_VERSION, STORE, sha256_file
@@ -27,11 +28,13 @@ from search.text import ANALYZER_SETTINGS, tokenize
 
 from .chunking import ChunkConfig, split_article
 from .embedcache import EmbeddingCache, EmbedStats, embed_all
+from .onnx_export import exported_model, resolve_variant
 from .publish import checksums, clean_leftovers, new_build_id, publish, rebuild_lock, start_build
 from .sources import Problem, read_file
 from .sources.walk import walk_sources
 
 EMBED_CACHE = "embeddings.sqlite"
+MODELS = "models"  # exported ONNX models, under the index's cache folder
 PASSAGE_VECTORS = "passage_vectors.f32.part"  # spilled during a build, removed before the manifest
 MAX_LISTED_PROBLEMS = 1000
 
@@ -44,6 +47,8 @@ class BuildConfig:
     index_dir: Path = Path("var/index")
     fmt: str | None = None
     model: str = DEFAULT_MODEL
+    embedder: str = "auto"  # auto | onnx-int8 | onnx-fp32 | torch-fp32 (auto: int8 where the CPU has VNNI)
+    embed_threads: int = 2  # a build has the machine to itself: both cores
     chunking: ChunkConfig = ChunkConfig()
     bm25: BM25Params = BM25Params()
     dense: DenseConfig = DenseConfig()
@@ -176,7 +181,8 @@ def check_lengths(texts: list[str], embedder: Embedder, first: int = 0) -> None:
 
 
 def _versions() -> dict[str, str]:
-    names = ("newsclip", "faiss-cpu", "sentence-transformers", "torch", "numpy", "rank-bm25", "PyStemmer", "pysbd")
+    names = ("newsclip", "faiss-cpu", "onnxruntime", "onnx", "sentence-transformers", "torch", "numpy", "rank-bm25",
+             "PyStemmer", "pysbd")
     found = {}
     for name in names:
         try:
@@ -273,11 +279,31 @@ def _batches(articles: Iterator[Article], size: int) -> Iterator[list[Article]]:
         yield batch
 
 
-def build_index(
-    config: BuildConfig,
-    embedder: Embedder | None = None,
-    load_embedder: Callable[[str], Embedder] = SentenceTransformerEmbedder,
-) -> BuildReport:
+def load_embedder(config: BuildConfig) -> Embedder:
+    """The model variant of the setting: the ONNX export (made once, kept in the index's cache) or torch."""
+    variant = resolve_variant(config.embedder)
+    if variant == TORCH_FP32:
+        return SentenceTransformerEmbedder(config.model, threads=config.embed_threads)
+    folder = exported_model(config.model, variant, Path(config.index_dir) / CACHE / MODELS)
+    return OnnxEmbedder(folder, threads=config.embed_threads)
+
+
+def _ship_model(embedder: Embedder, tmp: Path) -> None:
+    """Put the exported model into the build, so the server embeds questions with exactly what embedded passages."""
+    folder = getattr(embedder, "folder", None)
+    if folder is None:
+        return
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)  # the cache and the build share a filesystem: no 23 MB copy per build
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(folder, tmp / MODEL_DIR, copy_function=link_or_copy)
+
+
+def build_index(config: BuildConfig, embedder: Embedder | None = None) -> BuildReport:
     """Stream the articles into a temporary build and publish it atomically; on any failure the previous one stays.
 
     Memory holds one batch of articles at a time plus the index's own compact arrays (BM25 term ids, the FAISS
@@ -293,7 +319,7 @@ def build_index(
         problems = [item for item in listed if isinstance(item, Problem)]
         raise BuildError("no articles to index: " + (f"{len(problems)} problem(s)" if problems else "no input files"))
     with _stage(timings, "model"):
-        embedder = embedder or load_embedder(config.model)
+        embedder = embedder or load_embedder(config)
     index_dir = Path(config.index_dir)
     with rebuild_lock(index_dir):
         clean_leftovers(index_dir)
@@ -303,6 +329,7 @@ def build_index(
         try:
             cache = EmbeddingCache(index_dir / CACHE / EMBED_CACHE, embedder.dimension)
             sink = _Sink(tmp, embedder, config)
+            _ship_model(embedder, tmp)
             with tqdm(desc="index", unit="article", disable=not config.progress) as bar:
                 for batch in _batches(iter_articles(listed, problems, files, timings, config.progress),
                                       config.batch_articles):

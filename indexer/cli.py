@@ -11,7 +11,7 @@ import click
 
 from search.bm25 import BM25Params
 from search.dense import DenseConfig
-from search.embed import DEFAULT_MODEL
+from search.embed import DEFAULT_MODEL, VARIANTS
 from search.errors import NewsclipError
 from search.layout import current_build, read_manifest, summary
 from search.engine import EngineSettings, SearchEngine
@@ -19,6 +19,7 @@ from search.models import SearchRequest
 
 from .build import BuildConfig, BuildReport, StrictProblems, build_index
 from .chunking import ChunkConfig
+from .onnx_export import resolve_variant
 from .evaluate import METRICS, MODE_NAMES, DatasetError, IndexSettings, evaluate, index_matches, load_beir
 from .sources import FORMATS, Problem
 
@@ -66,17 +67,21 @@ def main() -> None:
 @click.option("--b", "b", default=BM25Params().b, show_default=True, type=float)
 @click.option("--dense", "dense_kind", type=click.Choice(["auto", "flat", "hnsw"]), default="auto", show_default=True,
               help="FAISS index: exact while the collection is small (auto: up to 20,000 passages), HNSW beyond")
+@click.option("--embedder", "embedder", type=click.Choice(["auto", *VARIANTS]), default="auto", show_default=True,
+              help="Model variant: ONNX int8 (auto where the CPU has VNNI, else ONNX fp32) or torch fp32")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 1024))
 @click.option("--strict", is_flag=True, help="Any input problem fails the build before anything is written")
 @click.option("--quiet", is_flag=True, help="No progress bars")
 def rebuild(sources: tuple[Path, ...], index_dir: Path, fmt: str | None, model: str, passage_words: int,
-            overlap: int, k1: float, b: float, dense_kind: str, batch_size: int, strict: bool, quiet: bool) -> None:
+            overlap: int, k1: float, b: float, dense_kind: str, embedder: str, batch_size: int, strict: bool,
+            quiet: bool) -> None:
     """Build a new index from SOURCES and publish it atomically."""
     config = BuildConfig(
         sources=sources or (Path("seeds"),),
         index_dir=index_dir,
         fmt=fmt,
         model=model,
+        embedder=embedder,
         chunking=ChunkConfig(passage_words, overlap),
         bm25=BM25Params(k1=k1, b=b),
         dense=DenseConfig(kind=dense_kind),
@@ -134,13 +139,15 @@ def stats(index_dir: Path, as_json: bool) -> None:
               help="Weight of the dense leg in hybrid-linear")
 @click.option("--mode", "modes", multiple=True, type=click.Choice(MODE_NAMES),
               help="Evaluate only these modes (repeatable)  [default: all four]")
+@click.option("--embedder", "embedder", type=click.Choice(["auto", *VARIANTS]), default="auto", show_default=True,
+              help="Model variant: ONNX int8 (auto where the CPU has VNNI, else ONNX fp32) or torch fp32")
 @click.option("--rebuild", "force", is_flag=True, help="Rebuild the index even when it matches")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
 @click.option("--per-query", is_flag=True, help="With --json: each query's figures too")
 @click.option("--quiet", is_flag=True, help="No progress bars")
 def eval_command(dataset_dir: Path, split: str, index_dir: Path | None, model: str, passage_words: int, overlap: int,
-                 k1: float, b: float, window: int, rrf_k: int, alpha: float, modes: tuple[str, ...], force: bool,
-                 as_json: bool, per_query: bool, quiet: bool) -> None:
+                 k1: float, b: float, window: int, rrf_k: int, alpha: float, modes: tuple[str, ...], embedder: str,
+                 force: bool, as_json: bool, per_query: bool, quiet: bool) -> None:
     """Score every mode on a BEIR test collection: nDCG@10, Recall@100 and MRR@10 per mode."""
     try:
         dataset = load_beir(dataset_dir, split)
@@ -149,7 +156,8 @@ def eval_command(dataset_dir: Path, split: str, index_dir: Path | None, model: s
         sys.exit(EXIT_BAD_DATASET)
     index_dir = index_dir or Path("var/eval") / dataset.name
     bm25 = BM25Params(k1=k1, b=b)
-    wanted = IndexSettings(passage_words, overlap, bm25.k1, bm25.b, bm25.epsilon, model)
+    variant = resolve_variant(embedder)
+    wanted = IndexSettings(passage_words, overlap, bm25.k1, bm25.b, bm25.epsilon, model, variant)
     reuse, why = (False, "--rebuild") if force else index_matches(index_dir, dataset.corpus, wanted)
     log = (lambda line: click.echo(line, err=True)) if as_json else click.echo
     try:
@@ -158,7 +166,8 @@ def eval_command(dataset_dir: Path, split: str, index_dir: Path | None, model: s
         else:
             log(f"building {index_dir}: {why}")
             config = BuildConfig(sources=(dataset.corpus,), index_dir=index_dir, fmt="jsonl", model=model,
-                                 chunking=ChunkConfig(passage_words, overlap), bm25=bm25, progress=not quiet)
+                                 embedder=variant, chunking=ChunkConfig(passage_words, overlap), bm25=bm25,
+                                 progress=not quiet)
             build_index(config)
         engine = SearchEngine.open(index_dir, model=model, settings=EngineSettings(window=window, rrf_k=rrf_k))
     except (NewsclipError, OSError) as exc:
@@ -169,7 +178,8 @@ def eval_command(dataset_dir: Path, split: str, index_dir: Path | None, model: s
     finally:
         engine.close()
     settings = {"passage_words": passage_words, "overlap": overlap, "k1": bm25.k1, "b": bm25.b,
-                "epsilon": bm25.epsilon, "window": window, "rrf_k": rrf_k, "alpha": alpha, "model": model}
+                "epsilon": bm25.epsilon, "window": window, "rrf_k": rrf_k, "alpha": alpha, "model": model,
+                "embedder": variant}
     if as_json:
         out = {"dataset": dataset.name, "path": str(dataset_dir), "split": split, "queries": result.queries,
                "index": str(index_dir), "reused": reuse, "settings": settings, "gain": "2^rel-1",

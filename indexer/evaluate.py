@@ -185,6 +185,7 @@ class IndexSettings:
     b: float
     epsilon: float
     model: str
+    variant: str = "torch-fp32"
 
 
 def index_matches(index_dir: Path, corpus: Path, settings: IndexSettings) -> tuple[bool, str]:
@@ -200,6 +201,7 @@ def index_matches(index_dir: Path, corpus: Path, settings: IndexSettings) -> tup
     found = IndexSettings(
         passage_words=chunking.get("target_words"), overlap=chunking.get("overlap_sentences"),
         k1=bm25.get("k1"), b=bm25.get("b"), epsilon=bm25.get("epsilon"), model=model.get("name"),
+        variant=model.get("variant", "torch-fp32"),
     )
     if found != settings:
         return False, f"built with {found}, wanted {settings}"

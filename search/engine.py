@@ -15,7 +15,7 @@ from . import fusion
 from .bm25 import BM25Index
 from .columns import NO_DAY, Columns, day_number, load_columns
 from .dense import load_dense, search_dense
-from .embed import Embedder, SentenceTransformerEmbedder
+from .embed import Embedder, load_index_embedder
 from .errors import IndexCorrupt, IndexMismatch
 from .highlight import choose_quote, lexical_spans, matches
 from .layout import BM25_DIR, COLUMNS, DENSE, STORE, current_build, read_manifest, summary
@@ -108,13 +108,14 @@ class SearchEngine:
         model: str | None = None,
         embedder: Embedder | None = None,
         settings: EngineSettings = EngineSettings(),
+        embed_threads: int | None = None,
     ) -> SearchEngine:
-        """Load the current build; a model other than the index's is refused, naming both."""
+        """Load the current build with its own model variant; a model other than the index's is refused, naming both."""
         build = current_build(Path(index_dir))
         manifest = read_manifest(build)
         built_with = manifest.get("model", {})
         if embedder is None:
-            embedder = SentenceTransformerEmbedder(model or built_with.get("name", ""))
+            embedder = load_index_embedder(build, built_with, model, embed_threads)
         if embedder.dimension != built_with.get("dimension") or embedder.fingerprint != built_with.get("fingerprint"):
             raise IndexMismatch(
                 f"index {build} was built with model {built_with.get('name')!r} "

@@ -47,8 +47,22 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedder():
-    """The real all-MiniLM-L6-v2 from its PyPI package, loaded once per test session."""
+def model_cache(tmp_path_factory) -> Path:
+    """Where the session exports the packaged model to ONNX, once."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def embedder(model_cache: Path):
+    """The production embedder: all-MiniLM-L6-v2 exported to ONNX in the variant `auto` picks on this CPU."""
+    from indexer.build import BuildConfig, load_embedder
+
+    return load_embedder(BuildConfig(index_dir=model_cache))
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    """The reference: the packaged model through sentence-transformers and torch fp32."""
     from search.embed import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()

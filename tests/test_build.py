@@ -21,6 +21,7 @@ from conftest import ROOT, SEEDS, reuters_stories, write_jsonl
 from indexer import build as build_module
 from indexer.build import BuildConfig, StrictProblems, build_index, embed_text
 from indexer.cli import main as cli
+from indexer.onnx_export import resolve_variant
 from search.bm25 import BM25Index
 from search.dense import load_dense
 from search.errors import BuildError
@@ -55,6 +56,18 @@ def test_seeds_index_is_whole_and_consistent(seeds_index: Path, embedder) -> Non
     assert stats["built_at"] == manifest["built_at"]
     assert {s["path"].rsplit("/", 1)[-1] for s in manifest["sources"]} == {p.name for p in SEEDS.glob("*.txt")}
     assert all(len(s["sha256"]) == 64 for s in manifest["sources"])
+
+
+def test_the_build_carries_the_model_that_embedded_it(seeds_index: Path, embedder) -> None:
+    build = current_build(seeds_index)
+    manifest = verify_build(build)  # the model files are checksummed with the rest
+    assert manifest["model"]["variant"] == embedder.variant == resolve_variant("auto")
+    assert {"model/model.onnx", "model/tokenizer.json", "model/embedder.json"} <= set(manifest["files"])
+    from search.embed import OnnxEmbedder
+
+    shipped = OnnxEmbedder(build / "model")
+    assert shipped.fingerprint == manifest["model"]["fingerprint"] == embedder.fingerprint
+    assert np.array_equal(shipped.encode(["Assad in Moscow"]), embedder.encode(["Assad in Moscow"]))
 
 
 def test_every_passage_fits_the_model_and_maps_back(seeds_index: Path, embedder) -> None:

@@ -265,16 +265,18 @@ def test_configured_from_the_environment(seeds_index: Path, monkeypatch) -> None
     import torch
 
     monkeypatch.setenv("NEWSCLIP_INDEX", str(seeds_index))
-    monkeypatch.setenv("NEWSCLIP_TORCH_THREADS", "2")
+    monkeypatch.setenv("NEWSCLIP_EMBED_THREADS", "2")
     monkeypatch.setenv("NEWSCLIP_FAISS_THREADS", "2")
     before = torch.get_num_threads()
     try:
         app = create_app()
-        assert app.config["TORCH_THREADS"] == 2 and app.config["FAISS_THREADS"] == 2  # parsed as integers
-        # torch and faiss share one OpenMP runtime (per thread), so only equal settings can be checked apart
-        assert torch.get_num_threads() == 2 and faiss.omp_get_max_threads() == 2
-        assert Path(app.extensions["newsclip"].build_dir).parent.parent == seeds_index
-        app.extensions["newsclip"].close()
+        assert app.config["EMBED_THREADS"] == 2 and app.config["FAISS_THREADS"] == 2  # parsed as integers
+        assert faiss.omp_get_max_threads() == 2
+        engine = app.extensions["newsclip"]
+        assert Path(engine.build_dir).parent.parent == seeds_index
+        assert engine.embedder.variant == engine.manifest["model"]["variant"]  # loaded from the build itself
+        assert engine.embedder._session.get_session_options().intra_op_num_threads == 2
+        engine.close()
     finally:
         torch.set_num_threads(before)
         faiss.omp_set_num_threads(before)

@@ -15,7 +15,7 @@ DEFAULTS: dict[str, Any] = {
     "INDEX": "var/index",
     "MODEL": None,  # None: the model the index was built with
     "FAISS_THREADS": 1,  # per query; waitress threads give the parallelism
-    "TORCH_THREADS": 1,
+    "EMBED_THREADS": 1,  # per question embedding (ONNX Runtime, or torch for a torch-built index)
 }
 
 SECURITY_HEADERS = {
@@ -29,14 +29,14 @@ SECURITY_HEADERS = {
 }
 
 
-def _threads(faiss_threads: int, torch_threads: int) -> None:
-    """Thread counts are set at the edge: the library never decides how many cores a process may use."""
-    import torch  # before faiss: both link the one OpenMP runtime, and the first to load it wins its defaults
+def _faiss_threads(count: int) -> None:
+    """Thread counts are set at the edge: the library never decides how many cores a process may use.
+
+    Called after the model is loaded: torch (for a torch-built index) shares faiss's OpenMP runtime and resets it.
+    """
     import faiss
 
-    # torch.set_num_threads also sets the OpenMP count that faiss shares, so faiss must come second.
-    torch.set_num_threads(int(torch_threads))
-    faiss.omp_set_num_threads(int(faiss_threads))
+    faiss.omp_set_num_threads(int(count))
 
 
 def is_api(path: str) -> bool:
@@ -54,13 +54,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    _threads(app.config["FAISS_THREADS"], app.config["TORCH_THREADS"])
-
     from search.engine import SearchEngine
 
     model = app.config.get("MODEL") or None
     embedder = app.config.get("EMBEDDER")  # tests hand in the model they already loaded
-    app.extensions["newsclip"] = SearchEngine.open(Path(app.config["INDEX"]), model=model, embedder=embedder)
+    app.extensions["newsclip"] = SearchEngine.open(
+        Path(app.config["INDEX"]), model=model, embedder=embedder, embed_threads=int(app.config["EMBED_THREADS"])
+    )
+    _faiss_threads(app.config["FAISS_THREADS"])
 
     from . import api, pages
 
