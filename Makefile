@@ -9,7 +9,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install index run test stats clean
+.PHONY: install index run test stats bench bench-scale clean
 
 install: $(STAMP)
 
@@ -35,6 +35,24 @@ stats: install
 
 test: install
 	$(PY) -m pytest
+
+# Benchmarks print figures and write bench/results/*.json (never timed tests). `bench` takes about 25 minutes,
+# `bench-scale` a few hours (10k, 100k and 1M passages; about 10 GB under var/). See docs/benchmarks.md, docs/scale.md.
+bench: install
+	$(PY) -m bench.embed --out bench/results/embed.json
+	rm -rf var/bench-5k
+	$(PY) -m bench.build --stories 5000 --keep var/bench-5k --out bench/results/build-5000.json
+	$(PY) -m bench.search --index var/bench-5k --out bench/results/search-5000.json
+
+SCALES ?= 10k:10000 100k:100000 1m:1000000
+bench-scale: install
+	@for s in $(SCALES); do label=$${s%%:*}; n=$${s##*:}; \
+	  $(PY) -m bench.scale generate --passages $$n --out var/scale-$$label --json bench/results/scale-$$label-build.json || exit 1; \
+	  $(PY) -m bench.scale measure --index var/scale-$$label $$( [ $$label = 100k ] && echo --rank-bm25 ) \
+	    --out bench/results/scale-$$label.json || exit 1; \
+	done
+	$(PY) -m bench.scale recall --index var/scale-1m --out bench/results/scale-1m-recall.json
+	$(PY) -m bench.scale table
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

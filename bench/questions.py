@@ -40,8 +40,13 @@ ASKED = [
 ]
 
 
-def questions(reuters: Path, n: int = 100, skip_first: int = 5000) -> list[str]:
-    """`n` distinct questions: the hand-written ones, then headlines of stories after the first `skip_first`."""
+def questions(reuters: Path, n: int = 100, skip_first: int | None = None) -> list[str]:
+    """`n` distinct questions: the hand-written ones, then headlines of Reuters lines from `skip_first` on
+    (default: the lines after the scaled corpus's base stories, so no headline is a title in the index)."""
+    if skip_first is None:
+        from .common import held_out_from
+
+        skip_first = held_out_from()
     out = list(dict.fromkeys(ASKED))[:n]
     seen = set(out)
     with gzip.open(reuters, "rt", encoding="utf-8") as handle:

@@ -6,8 +6,9 @@ python -m bench.scale probe --passages 300000 --sigma 0.0128 0.025   # HNSW reca
 python -m bench.scale table     # the saved figures of 10k, 100k and 1m as one markdown table
 python -m bench.scale recall --index var/scale-1m [--ef 128 256 512 1024] [--out bench/results/scale-1m-recall.json]
 
-NOTE: replicated passages reuse the cached embeddings of the 8,946 real Reuters passages, each perturbed with
-Gaussian noise and renormalized (cosine ~0.97 to the original); nothing is embedded for the scaled corpus.
+NOTE: replicated passages reuse the embeddings of the real passages of the first 17,000 Reuters stories (embedded
+once with the production embedder, cached in var/scale-base), each perturbed with Gaussian noise and renormalized
+(cosine ~0.97 to the original); nothing is embedded for the replicas.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.common import REUTERS, ROOT, figures, percentile  # noqa: F401 (re-exported for bench.scalerss)
-NOTE = ("replicated passages reuse the cached embeddings of the real Reuters passages, perturbed with Gaussian "
-        "noise and renormalized (cosine ~0.97 to the original); no passage of the scaled corpus was embedded")
+NOTE = ("replicated passages reuse the embeddings of the real passages of the base Reuters stories, perturbed with "
+        "Gaussian noise and renormalized (cosine ~0.97 to the original); no replica was embedded")
 
 
 def dir_bytes(path: Path) -> int:
@@ -53,7 +54,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
     print(f"generated {len(scaled.articles)} articles, {len(scaled.passages)} passages, "
           f"{len(scaled.sentences)} sentences in {timings['generation']} s ({NOTE})", flush=True)
     began = time.perf_counter()
-    final = write_index(scaled, args.out, base.model, base.max_tokens, timings, args.sigma, args.faiss_threads)
+    final = write_index(scaled, args.out, base.model, base.max_tokens, timings, args.sigma, args.faiss_threads,
+                        model_folder=base.model_folder, base_stories=len(base.articles))
     timings["write_total"] = round(time.perf_counter() - began, 2)
     sizes = {}
     for p in sorted(final.iterdir()):
@@ -63,6 +65,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
         "index": str(args.out), "build": final.name, "stages_s": timings, "bytes": dir_bytes(final),
         "bytes_by_file": sizes, "dense": json.loads((final / "manifest.json").read_text())["dense"]["type"],
         "sigma": args.sigma, "note": NOTE, "machine": f"{platform.machine()} {os.cpu_count()} cores",
+        "base": {"articles": len(base.articles), "passages": sum(len(p) for p in base.passages),
+                 "sentences": sum(len(x) for x in base.sentences), "model": base.model},
     }
     print(json.dumps(result, indent=2))
     if args.json:
@@ -76,7 +80,6 @@ def cmd_generate(args: argparse.Namespace) -> None:
 def library(index: Path, asked: list[str], rank_bm25: bool, recall_queries: int) -> dict:
     import faiss
     import numpy as np
-    import torch
 
     from search.dense import search_dense
     from search.engine import SearchEngine
@@ -84,10 +87,9 @@ def library(index: Path, asked: list[str], rank_bm25: bool, recall_queries: int)
     from search.query import parse_question
     from search.text import tokenize
 
-    torch.set_num_threads(1)
-    faiss.omp_set_num_threads(1)  # as the server runs
     t = time.perf_counter()
-    engine = SearchEngine.open(index)
+    engine = SearchEngine.open(index, embed_threads=1)  # as the server runs
+    faiss.omp_set_num_threads(1)
     out: dict = {"open_s": round(time.perf_counter() - t, 2), "dense_index": engine.manifest["dense"]["type"]}
     modes = {}
     for mode in ("bm25", "dense", "hybrid"):
@@ -345,7 +347,7 @@ def cmd_measure(args: argparse.Namespace) -> None:
         "index": str(args.index), "passages": manifest["counts"]["passages"], "articles": manifest["counts"]["articles"],
         "dense_index": manifest["dense"], "build_stages_s": manifest["timings"], "bytes": dir_bytes(build),
         "note": NOTE, "machine": f"{platform.machine()} {os.cpu_count()} cores (shared)",
-        "queries": "bench/questions.py: 30 hand-written + headlines of Reuters stories after the first 5,000",
+        "queries": "bench/questions.py: 30 hand-written + headlines of the Reuters stories held out of the base",
         "loadavg_at_start": os.getloadavg(),
     }
     if not args.skip_library:
@@ -369,20 +371,19 @@ def cmd_recall(args: argparse.Namespace) -> None:
     import numpy as np
 
     from search.dense import load_dense, search_dense
-    from search.embed import SentenceTransformerEmbedder
+    from search.embed import load_index_embedder
     from search.layout import current_build, read_manifest
 
     from .questions import questions
 
-    faiss.omp_set_num_threads(1)
     build = current_build(args.index)
     manifest = read_manifest(build)
     n, d = manifest["counts"]["passages"], manifest["model"]["dimension"]
     index = load_dense(build / "dense.faiss", d, n)
-    embedder = SentenceTransformerEmbedder()
+    embedder = load_index_embedder(build, manifest["model"])
+    faiss.omp_set_num_threads(1)
     qv = embedder.encode(questions(REUTERS, args.queries))
-    storage = faiss.downcast_index(index.storage)
-    xb = np.asarray(faiss.rev_swig_ptr(storage.get_xb(), n * d)).reshape(n, d)
+    xb = index.reconstruct_n(0, n)  # exact search over the stored (fp16-rounded) vectors: what HNSW walks
     flat = faiss.IndexFlatIP(d)
     flat.add(xb)
     faiss.omp_set_num_threads(2)
@@ -509,14 +510,14 @@ def cmd_probe(args: argparse.Namespace) -> None:
     import numpy as np
 
     from search.dense import DenseConfig, build_dense, search_dense
-    from search.embed import SentenceTransformerEmbedder
+    from search.embed import OnnxEmbedder
 
     from .questions import questions
     from .scalegen import load_base
 
     base = load_base()
     pv = np.concatenate(base.passage_vectors)
-    qv = SentenceTransformerEmbedder().encode(questions(REUTERS, args.queries))
+    qv = OnnxEmbedder(base.model_folder).encode(questions(REUTERS, args.queries))
     result = {"passages": args.passages, "note": NOTE, "runs": {}}
     for sigma in args.sigma:
         rng = np.random.default_rng(0)

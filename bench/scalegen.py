@@ -1,4 +1,4 @@
-"""Scaled corpus: the first 5,000 Reuters stories replicated (lightly varied, real vocabulary) up to N passages.
+"""Scaled corpus: the first 17,000 Reuters stories replicated (lightly varied, real vocabulary) up to N passages.
 
 Replicated passages REUSE the cached embeddings of the real Reuters passages, each perturbed with Gaussian
 noise and renormalized (cosine ~0.97 to its original): embedding a million passages would take ~14 hours here.
@@ -19,17 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.common import BASE_STORIES
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE_INDEX = ROOT / "var" / "reuters5k"
+BASE_DIR = ROOT / "var" / "scale-base"  # the base stories' embedding cache and the exported model
 SOURCES = ("Reuters", "AP", "AFP", "Bloomberg", "DW")
 SIGMA = 0.0128  # per-dimension noise on unit 384-dim vectors: cos(original, replica) ~ 1/sqrt(1 + 384 sigma^2) ~ 0.97
 
 
 @dataclass
 class Base:
-    """The 5,000 real stories, chunked by the real chunker, with their cached vectors."""
+    """The real base stories, chunked by the real chunker, with their vectors."""
 
     articles: list  # Article
     passages: list  # per article: list of (start, end, heading, ordinal)
@@ -38,42 +40,38 @@ class Base:
     sentence_vectors: list  # per article: float32 [s, d]
     model: dict
     max_tokens: int
+    model_folder: Path | None = None  # the exported model, shipped in every scaled build
 
 
-def load_base(stories: int = 5000, progress: bool = False) -> Base:
-    """Chunk the first `stories` Reuters stories (pysbd, ~30 s) and look their vectors up in reuters5k's cache."""
-    if not (BASE_INDEX / "cache" / "embeddings.sqlite").exists():
-        raise SystemExit(f"{BASE_INDEX} has no embedding cache: run `python -m bench.build --stories 5000 --keep "
-                         f"{BASE_INDEX}` first (about 7 minutes), so that no scaled passage needs embedding")
-    from indexer.build import BuildConfig, chunk_all
+def load_base(stories: int = BASE_STORIES, base_dir: Path = BASE_DIR, progress: bool = True) -> Base:
+    """Chunk the first `stories` Reuters stories with the real chunker and embed them with the production
+    embedder through an embedding cache in `base_dir` (about 15 minutes the first time, seconds after)."""
+    from indexer.build import BuildConfig, chunk_all, load_embedder
     from indexer.embedcache import EmbeddingCache, embed_all
     from indexer.sources import read_file
-    from search.embed import SentenceTransformerEmbedder
     from search.models import Article
 
     from .build import subset
 
-    embedder = SentenceTransformerEmbedder()
+    base_dir.mkdir(parents=True, exist_ok=True)
+    config = BuildConfig(index_dir=base_dir, progress=progress)
+    embedder = load_embedder(config)
     work = Path(tempfile.mkdtemp(prefix="newsclip-scale-"))
     try:
         corpus = work / "reuters.jsonl.gz"
         subset(corpus, stories)
         articles = [a for a in read_file(corpus, "jsonl") if isinstance(a, Article)]
-        chunked = chunk_all(articles, embedder, BuildConfig(progress=progress), [])
-        cache_copy = work / "embeddings.sqlite"  # never write into the reuters5k cache
-        src = sqlite3.connect(BASE_INDEX / "cache" / "embeddings.sqlite")
-        dst = sqlite3.connect(cache_copy)
-        src.backup(dst)
-        src.close()
-        dst.close()
-        cache = EmbeddingCache(cache_copy, embedder.dimension)
-        pv, pstats = embed_all(chunked.texts, embedder, cache, 32, progress)
-        sv, sstats = embed_all(chunked.sentence_texts, embedder, cache, 64, progress)
-        cache.close()
-        print(f"base: {len(chunked.articles)} articles, {len(chunked.passages)} passages, "
-              f"{len(chunked.sentences)} sentences; passages {asdict(pstats)}, sentences {asdict(sstats)}", flush=True)
+        chunked = chunk_all(articles, embedder, config, [])
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    cache = EmbeddingCache(base_dir / "cache" / "embeddings.sqlite", embedder.dimension)
+    try:
+        pv, pstats = embed_all(chunked.texts, embedder, cache, 32, progress)
+        sv, sstats = embed_all(chunked.sentence_texts, embedder, cache, 64, progress)
+    finally:
+        cache.close()
+    print(f"base: {len(chunked.articles)} articles, {len(chunked.passages)} passages, "
+          f"{len(chunked.sentences)} sentences; passages {asdict(pstats)}, sentences {asdict(sstats)}", flush=True)
     n = len(chunked.articles)
     per_p = [[] for _ in range(n)]
     per_pv = [[] for _ in range(n)]
@@ -88,7 +86,7 @@ def load_base(stories: int = 5000, progress: bool = False) -> Base:
     base = Base(
         articles=chunked.articles, passages=per_p, sentences=per_s,
         passage_vectors=[pv[ix] for ix in per_pv], sentence_vectors=[sv[ix] for ix in per_sv],
-        model=embedder.describe(), max_tokens=embedder.max_tokens,
+        model=embedder.describe(), max_tokens=embedder.max_tokens, model_folder=getattr(embedder, "folder", None),
     )
     return base
 
@@ -198,7 +196,7 @@ def generate(base: Base, target: int, seed: int = 0, sigma: float = SIGMA) -> Sc
 
 
 def write_index(scaled: Scaled, index_dir: Path, model: dict, max_tokens: int, timings: dict,
-                sigma: float, faiss_threads: int = 2) -> Path:
+                sigma: float, faiss_threads: int = 2, model_folder: Path | None = None, base_stories: int = 0) -> Path:
     """The project's own writers and publish, with a manifest like build_index's."""
     import faiss
     from indexer.build import _versions
@@ -206,6 +204,7 @@ def write_index(scaled: Scaled, index_dir: Path, model: dict, max_tokens: int, t
     from search.bm25 import BM25Index, BM25Params
     from search.columns import write_columns
     from search.dense import DenseConfig, build_dense, save_dense
+    from search.embed import MODEL_DIR
     from search.layout import BM25_DIR, COLUMNS, DENSE, FORMAT_VERSION, STORE
     from search.store import write_store
     from search.text import ANALYZER_SETTINGS, tokenize
@@ -242,6 +241,8 @@ def write_index(scaled: Scaled, index_dir: Path, model: dict, max_tokens: int, t
                           scaled.sentence_vectors)
             stage("columns", t)
             t = time.perf_counter()
+            if model_folder is not None:
+                shutil.copytree(model_folder, tmp / MODEL_DIR)
             manifest = {
                 "format_version": FORMAT_VERSION,
                 "build_id": build_id,
@@ -258,7 +259,8 @@ def write_index(scaled: Scaled, index_dir: Path, model: dict, max_tokens: int, t
                     "skipped": 0,
                     "problems": 0,
                 },
-                "sources": [{"path": "bench.scalegen: first 5,000 Reuters-21578 stories, replicated", "format": "scale"}],
+                "sources": [{"path": f"bench.scalegen: first {base_stories:,} Reuters-21578 stories with a body, replicated",
+                             "format": "scale"}],
                 "problems": [],
                 "embeddings": {"cached": 0, "embedded": 0, "duplicates": 0,
                                "synthetic": "replicated passages reuse the cached embeddings of the real Reuters "
@@ -267,7 +269,7 @@ def write_index(scaled: Scaled, index_dir: Path, model: dict, max_tokens: int, t
                 "timings": timings,
                 "libraries": _versions(),
                 "files": checksums(tmp),
-                "scale": {"synthetic": True, "sigma": sigma, "base_stories": 5000},
+                "scale": {"synthetic": True, "sigma": sigma, "base_stories": base_stories},
             }
             final = publish(index_dir, tmp, build_id, manifest)
             stage("publish", t)

@@ -1,6 +1,6 @@
 """Query latency of the library call per mode, and which thread settings serve single queries fastest.
 
-python -m bench.search --index var/reuters5k [--queries 100] [--out bench/results/search-5000.json]
+python -m bench.search --index var/bench-5k [--queries 100] [--out bench/results/search-5000.json]
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from bench.common import REUTERS, ROOT, figures, percentile  # noqa: F401 (re-exported for bench.scalerss)
 
 
-def thread_settings(engine, asked: list[str]) -> dict[str, dict[str, float]]:
-    """FAISS and torch thread counts, each timed on single queries (cache off for the embedding)."""
+def thread_settings(engine, index: Path, asked: list[str]) -> dict[str, dict[str, float]]:
+    """FAISS and query-embedding thread counts, each timed on single queries (cache off for the embedding)."""
     import faiss
     import numpy as np
-    import torch
+
+    from search.embed import load_index_embedder
 
     out = {}
     vectors = [engine.embedder.encode([q])[0] for q in asked[:50]]
@@ -38,13 +39,14 @@ def thread_settings(engine, asked: list[str]) -> dict[str, dict[str, float]]:
                 index.search(v.reshape(1, -1), 100)
                 times.append((time.perf_counter() - began) * 1000)
             out[f"faiss_{label}_threads_{threads}"] = figures(times)
-        torch.set_num_threads(threads)
+        embedder = load_index_embedder(engine.build_dir, engine.manifest["model"], threads=threads)
+        embedder.encode(["warm up"])
         times = []
         for q in asked[:50]:
             began = time.perf_counter()
-            engine.embedder.encode([q + " ?"])
+            embedder.encode([q + " ?"])
             times.append((time.perf_counter() - began) * 1000)
-        out[f"embed_query_torch_threads_{threads}"] = figures(times)
+        out[f"embed_query_threads_{threads}"] = figures(times)
     return out
 
 
@@ -58,18 +60,17 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--faiss-threads", type=int, default=1)
-    parser.add_argument("--torch-threads", type=int, default=1)
+    parser.add_argument("--embed-threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    engine = SearchEngine.open(args.index)
+    engine = SearchEngine.open(args.index, embed_threads=args.embed_threads)
     asked = questions(REUTERS, args.queries)
-    result = {"index": engine.summary(), "queries": len(asked), "threads": thread_settings(engine, asked)}
+    result = {"index": engine.summary(), "embedder": engine.embedder.variant, "queries": len(asked),
+              "threads": thread_settings(engine, args.index, asked)}
     import faiss
-    import torch
 
     faiss.omp_set_num_threads(args.faiss_threads)
-    torch.set_num_threads(args.torch_threads)
-    result["serving_threads"] = {"faiss": args.faiss_threads, "torch": args.torch_threads}
+    result["serving_threads"] = {"faiss": args.faiss_threads, "embed": args.embed_threads}
     modes = {}
     for mode in ("bm25", "dense", "hybrid"):
         engine.vectors.clear()  # every mode pays for its query embeddings: no cache hits
