@@ -297,3 +297,20 @@ def test_main_defaults_to_loopback_and_eight_threads() -> None:
 
     args = parse_args([])
     assert (args.host, args.port, args.threads) == ("127.0.0.1", 8000, 8)
+
+
+def test_the_server_answers_without_torch(seeds_index: Path) -> None:
+    """An ONNX-built index is served by onnxruntime alone: torch's hundreds of MB never enter the process."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, json; from web import create_app; "
+        f"app = create_app({{'INDEX': {str(seeds_index)!r}}}); "
+        "hits = app.test_client().get('/api/search?q=What+did+Putin+say+about+the+Syrian+people').get_json()['hits']; "
+        "print(json.dumps([hits[0]['date'], 'torch' in sys.modules, 'sentence_transformers' in sys.modules]))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["2015-06-29", False, False]
