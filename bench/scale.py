@@ -130,19 +130,19 @@ def library(index: Path, asked: list[str], rank_bm25: bool, recall_queries: int)
             times.append((time.perf_counter() - b) * 1000)
         out[label] = figures(times)
     if isinstance(engine.dense, faiss.IndexHNSW):
-        storage = faiss.downcast_index(engine.dense.storage)
-        xb = faiss.rev_swig_ptr(storage.get_xb(), engine.dense.ntotal * engine.dense.d)
-        xb = np.asarray(xb).reshape(engine.dense.ntotal, engine.dense.d)
+        xb = engine.dense.reconstruct_n(0, engine.dense.ntotal)  # the stored (fp16-rounded) vectors HNSW walks
         flat = faiss.IndexFlatIP(engine.dense.d)
         flat.add(xb)
         faiss.omp_set_num_threads(2)
-        _, exact = flat.search(qv[:recall_queries], 10)
+        exact_s, exact = flat.search(qv[:recall_queries], 10)
         faiss.omp_set_num_threads(1)
-        recalls = []
-        for v, truth in zip(qv[:recall_queries], exact):
+        recalls, tied = [], []
+        for v, truth, es in zip(qv[:recall_queries], exact, exact_s):
             rows, _ = search_dense(engine.dense, v, 10, ef_search=ef)
             recalls.append(len(set(rows.tolist()) & set(truth.tolist())) / 10)
+            tied.append(float(np.sum(xb[rows] @ v >= es[9] - 1e-6)) / 10)  # ties with the 10th count as right
         out["dense_recall_at_10"] = {"mean": round(float(np.mean(recalls)), 4), "min": min(recalls),
+                                     "ties_counted": round(float(np.mean(tied)), 4),
                                      "queries": len(recalls), "ef_search": ef, "truth": "IndexFlatIP, same vectors"}
         times = []
         for v in qv[:30]:
@@ -179,7 +179,8 @@ def versus_rank_bm25(engine, token_lists: list[list[str]]) -> dict:
         corpus.append(tokenize(f"{title}\n{text}" if title else text))
     con.close()
     t = time.perf_counter()
-    okapi = BM25Okapi(corpus)
+    p = engine.bm25.params  # the index's own k1, b and epsilon: rank_bm25's defaults differ from ours
+    okapi = BM25Okapi(corpus, k1=p.k1, b=p.b, epsilon=p.epsilon)
     build_s = time.perf_counter() - t
     del corpus
     same, theirs, ours = 0, [], []
@@ -403,10 +404,15 @@ def cmd_recall(args: argparse.Namespace) -> None:
             times.append((time.perf_counter() - b) * 1000)
             rec.append(len(set(rows.tolist()) & set(truth.tolist())) / 10)
             found.append((rows, scores))
+        tied = []  # a row scoring as high as the exact 10th is an equally right answer (duplicate stories)
+        for (rows, scores), es in zip(found, exact_s):
+            exact_scores = xb[rows] @ qv[len(tied)] if len(rows) else np.zeros(0)
+            tied.append(float(np.sum(exact_scores >= es[9] - 1e-6)) / 10)
         rows_by_ef[ef] = found
         wanted += [int(r) for rows, _ in found for r in rows]
         gaps = [float(es[9] - sc[-1]) if len(sc) == 10 else 1.0 for (rows, sc), es in zip(found, exact_s)]
         result["ef"][ef] = {"recall_at_10": round(float(np.mean(rec)), 4), "min": min(rec), "latency": figures(times),
+                            "recall_at_10_ties_counted": round(float(np.mean(tied)), 4), "min_ties_counted": min(tied),
                             "tenth_score_gap_median": round(float(np.median(gaps)), 4)}
     for r in sorted(set(wanted)):
         aid, ordinal = con.execute(
