@@ -162,6 +162,6 @@ def test_an_hnsw_index_answers_like_the_flat_one(tmp_path: Path, embedder, seeds
     config = BuildConfig(sources=(SEEDS,), index_dir=tmp_path / "hnsw", dense=DenseConfig(kind="hnsw"), progress=False)
     build_index(config, embedder=embedder)
     engine = SearchEngine.open(tmp_path / "hnsw", embedder=embedder)
-    assert engine.summary()["dense_index"] == "hnsw" and engine.manifest["dense"]["ef_search"] == 128
+    assert engine.summary()["dense_index"] == "hnsw" and engine.manifest["dense"]["ef_search"] == 1024
     question = SearchRequest("What did Putin say about the Syrian people?", mode="dense", group="passage", k=8)
     assert [h.passage for h in engine.search(question).hits] == [h.passage for h in seeds.search(question).hits]
