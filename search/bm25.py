@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IndexCorrupt
+from .layout import advise_random
 
 FORMAT = "newsclip-bm25"
 FORMAT_VERSION = 1
@@ -121,6 +122,8 @@ class BM25Index:
             n_terms, n_post = int(meta["vocabulary"]), int(meta["postings"])
             mode = "r" if mmap else None
             arrays = {n: np.load(directory / f"{n}.npy", mmap_mode=mode, allow_pickle=False) for n in ARRAYS}
+            for name in ("doc_ids", "sat"):  # postings are read term by term, far apart: no readahead
+                advise_random(arrays[name])
         except IndexCorrupt:
             raise
         except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IndexCorrupt
+from .layout import advise_random
 from .models import Article
 
 NO_DAY = np.iinfo(np.int32).min
@@ -154,4 +155,5 @@ def load_columns(directory: Path, articles: int, passages: int, dimension: int) 
     for name, shape in expected.items():
         if arrays[name].shape != shape:
             raise IndexCorrupt(f"{directory}/{name}.npy has shape {arrays[name].shape}, expected {shape}")
+    advise_random(arrays["sentence_vectors"])  # read a few rows per hit, anywhere in a multi-GB file
     return Columns(source_names=list(names), **{k: np.asarray(v) for k, v in arrays.items()})

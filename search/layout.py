@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,18 @@ def verify_build(build_dir: Path, manifest: dict[str, Any] | None = None) -> dic
         if path.stat().st_size != expected["bytes"] or sha256_file(path) != expected["sha256"]:
             raise IndexCorrupt(f"{path} does not match its checksum in the manifest")
     return manifest
+
+
+def advise_random(array: Any) -> Any:
+    """Tell the kernel a memory-mapped array is read at random: no readahead, so resident memory grows by the pages
+    a query really touches (a 768-byte sentence vector otherwise pulled in up to 128 KB around it)."""
+    handle = getattr(array, "_mmap", None)
+    if handle is not None and hasattr(handle, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+        try:
+            handle.madvise(mmap.MADV_RANDOM)
+        except OSError:  # advice only: an OS that refuses it loses nothing
+            pass
+    return array
 
 
 def fsync_dir(path: Path) -> None:

@@ -72,3 +72,15 @@ def test_unfinished_build_has_no_manifest(tmp_path: Path) -> None:
     (build / MANIFEST).write_text("{truncated")
     with pytest.raises(IndexCorrupt, match="unreadable"):
         read_manifest(build)
+
+
+def test_advise_random_accepts_mapped_and_plain_arrays(tmp_path: Path) -> None:
+    import numpy as np
+
+    from search.layout import advise_random
+
+    np.save(tmp_path / "a.npy", np.arange(100_000, dtype=np.int32))
+    mapped = np.load(tmp_path / "a.npy", mmap_mode="r")
+    assert advise_random(mapped) is mapped and int(mapped[99_999]) == 99_999  # still readable after the advice
+    plain = np.zeros(3)
+    assert advise_random(plain) is plain
