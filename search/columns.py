@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IndexCorrupt
-from .layout import advise_random
 from .models import Article
 
 NO_DAY = np.iinfo(np.int32).min
@@ -23,6 +23,48 @@ _EPOCH = dt.date(1970, 1, 1)
 def day_number(day: dt.date) -> int:
     """Days since 1970-01-01, so date filters are integer comparisons."""
     return (day - _EPOCH).days
+
+
+class RowFile:
+    """Rows of a 2-D .npy read with pread, not mapped: a query reads a few sentence vectors per hit, and mapped
+    pages of a multi-GB file would count in the server's resident memory (fault-around maps 64 KB a read)."""
+
+    def __init__(self, path: Path) -> None:
+        header = np.load(path, mmap_mode="r", allow_pickle=False)  # parses and checks the header only
+        if header.ndim != 2 or not header.flags.c_contiguous:
+            raise IndexCorrupt(f"{path}: expected a C-ordered matrix, found shape {header.shape}")
+        self.path, self.shape, self.dtype, self.offset = path, header.shape, header.dtype, int(header.offset)
+        self._row_bytes = self.shape[1] * self.dtype.itemsize
+        del header
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        """Rows [lo, hi) in one read."""
+        lo, hi = max(int(lo), 0), min(int(hi), self.shape[0])
+        if hi <= lo:
+            return np.zeros((0, self.shape[1]), dtype=self.dtype)
+        data = os.pread(self._fd, (hi - lo) * self._row_bytes, self.offset + lo * self._row_bytes)
+        return np.frombuffer(data, dtype=self.dtype).reshape(hi - lo, self.shape[1])
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        """The given rows (a passage's sentences are a short contiguous run: one read covers them)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return np.zeros((0, self.shape[1]), dtype=self.dtype)
+        lo = int(rows.min())
+        return self.rows(lo, int(rows.max()) + 1)[rows - lo]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:  # noqa: ANN001 - numpy's protocol
+        out = self.rows(0, self.shape[0])
+        return out if dtype is None else out.astype(dtype)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -36,7 +78,7 @@ class Columns:
     sentence_ptr: np.ndarray  # int64 [articles + 1]: sentences of article a are [ptr[a], ptr[a+1])
     sentence_start: np.ndarray  # int32 [sentences]
     sentence_end: np.ndarray  # int32 [sentences]
-    sentence_vectors: np.ndarray  # float16 [sentences, dim], unit length before rounding
+    sentence_vectors: RowFile  # float16 [sentences, dim], unit length before rounding; read by rows
 
     def sentences_in(self, article_row: int, start: int, end: int) -> np.ndarray:
         """Sentence rows of one article lying within [start, end)."""
@@ -155,5 +197,6 @@ def load_columns(directory: Path, articles: int, passages: int, dimension: int) 
     for name, shape in expected.items():
         if arrays[name].shape != shape:
             raise IndexCorrupt(f"{directory}/{name}.npy has shape {arrays[name].shape}, expected {shape}")
-    advise_random(arrays["sentence_vectors"])  # read a few rows per hit, anywhere in a multi-GB file
-    return Columns(source_names=list(names), **{k: np.asarray(v) for k, v in arrays.items()})
+    vectors = RowFile(directory / "sentence_vectors.npy")
+    del arrays["sentence_vectors"]
+    return Columns(source_names=list(names), sentence_vectors=vectors, **{k: np.asarray(v) for k, v in arrays.items()})

@@ -39,7 +39,9 @@ def test_builder_round_trip(tmp_path: Path) -> None:
     assert cols.sentence_ptr.tolist() == [0, 2, 2, 5]
     assert cols.sentences_in(2, 5, 16).tolist() == [3, 4]
     assert cols.sentence_vectors.dtype == np.float16
-    assert np.allclose(cols.sentence_vectors.astype(np.float32), vecs, atol=1e-3)
+    assert np.allclose(np.asarray(cols.sentence_vectors).astype(np.float32), vecs, atol=1e-3)
+    assert np.array_equal(cols.sentence_vectors[np.array([3, 4])], np.asarray(cols.sentence_vectors)[3:5])
+    assert cols.sentence_vectors[np.array([], dtype=np.int64)].shape == (0, 4)
 
 
 def test_write_columns_equals_the_builder(tmp_path: Path) -> None:
