@@ -504,7 +504,7 @@ def plot(results: Path, sizes: list[str], out: Path) -> None:
            title="Newsclip search latency against corpus size (2 cores)")
     ax.set_xticks(xs, [f"{x:,}" for x in xs])
     ax.grid(True, which="both", linewidth=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)
