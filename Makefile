@@ -36,8 +36,8 @@ stats: install
 test: install
 	$(PY) -m pytest
 
-# Benchmarks print figures and write bench/results/*.json (never timed tests). `bench` takes about 25 minutes,
-# `bench-scale` a few hours (10k, 100k and 1M passages; about 10 GB under var/). See docs/benchmarks.md, docs/scale.md.
+# Benchmarks print figures and write bench/results/*.json (never timed tests). `bench` takes about 15 minutes,
+# `bench-scale` about 35 minutes (10k, 100k and 1M passages; about 8 GB under var/). See docs/benchmarks.md, docs/scale.md.
 bench: install
 	$(PY) -m bench.embed --out bench/results/embed.json
 	rm -rf var/bench-5k
@@ -53,6 +53,8 @@ bench-scale: install
 	done
 	$(PY) -m bench.scale recall --index var/scale-1m --out bench/results/scale-1m-recall.json
 	$(PY) -m bench.scale table
+	$(PY) -m bench.scalerss var/scale-1m
+	$(PY) -m bench.buildmem --out bench/results/buildmem.json
 
 clean:
 	rm -rf var .pytest_cache .hypothesis

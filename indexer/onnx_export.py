@@ -1,6 +1,6 @@
 """Export the packaged model to ONNX once, offline, from its installed files: fp32, or int8 weights for VNNI CPUs.
 
-Measured on this machine (docs/benchmarks.md, `python -m bench.embed`): 120-word passages embed about 1.6x faster
+Measured on this machine (docs/benchmarks.md, `python -m bench.embed`): 120-word passages embed about 2.2x faster
 with int8 than torch fp32, at a cosine of at least 0.98 to the fp32 vectors. The export needs torch; serving
 the exported model needs only onnxruntime and tokenizers.
 """
