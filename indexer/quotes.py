@@ -300,28 +300,21 @@ class _People:
         self.mentions = sorted(x for x in self.mentions if outside(x[0]))  # words inside quotes name nobody
         self.things = sorted(x for x in self.things if outside(x[0]))
 
-    def person_before(self, pos: int) -> str | None:
-        """The person who last said something before pos, else the person (or description) last named."""
-        said = [who for at, who, person in self.sayers if at < pos and person]
+    def _last_before(self, pos: int, person: bool) -> str | None:
+        """Who last said something before pos, else who was last named (people, or organisations and documents)."""
+        said = [who for at, who, is_person in self.sayers if at < pos and is_person == person]
         if said:
             return said[-1]
-        best = None
-        for at, name in self.mentions:
-            if at >= pos:
-                break
-            best = name
-        return best
+        named = [name for at, name in (self.mentions if person else self.things) if at < pos]
+        return named[-1] if named else None
+
+    def person_before(self, pos: int) -> str | None:
+        """The antecedent of `he` or `she` at pos."""
+        return self._last_before(pos, person=True)
 
     def thing_before(self, pos: int) -> str | None:
-        said = [who for at, who, person in self.sayers if at < pos and not person]
-        if said:
-            return said[-1]
-        best = None
-        for at, name in self.things:
-            if at >= pos:
-                break
-            best = name
-        return best
+        """The antecedent of `it` at pos."""
+        return self._last_before(pos, person=False)
 
     def resolve(self, phrase: str | None, pos: int) -> tuple[str | None, str | None]:
         """A pronoun, short name, titled name or description (said at pos) -> (speaker, role)."""
