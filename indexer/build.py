@@ -21,13 +21,15 @@ from search.dense import DenseConfig, build_dense, save_dense
 from search.embed import DEFAULT_MODEL, MODEL_DIR, TORCH_FP32, Embedder, OnnxEmbedder, SentenceTransformerEmbedder
 from search.errors import BuildError
 from search.columns import ColumnsBuilder
-from search.layout import BM25_DIR, CACHE, COLUMNS, DENSE, FORMAT_VERSION, STORE, sha256_file
-from search.models import Article, Passage
+from search.layout import BM25_DIR, CACHE, COLUMNS, DENSE, FORMAT_VERSION, QUOTES, STORE, sha256_file
+from search.models import Article, Passage, Quotation
+from search.quotes import SEARCHABLE, QuoteIndexBuilder, quote_text
 from search.store import StoreWriter
 from search.text import ANALYZER_SETTINGS, tokenize
 
 from .chunking import ChunkConfig, split_article
 from .embedcache import EmbeddingCache, EmbedStats, embed_all
+from .quotes import extract_quotations
 from .onnx_export import exported_model, resolve_variant
 from .publish import checksums, clean_leftovers, new_build_id, publish, rebuild_lock, start_build
 from .sources import Problem, read_file
@@ -172,6 +174,14 @@ def chunk_all(articles: list[Article], embedder: Embedder, config: BuildConfig, 
     return out
 
 
+def article_quotations(article: Article) -> list[Quotation]:
+    """The article's quotations as stored: offsets into its text, the spoken words, speaker, role and kind."""
+    return [
+        Quotation(article.id, f.start, f.end, f.parts, quote_text(article.text, f.parts), f.speaker, f.role, f.kind)
+        for f in extract_quotations(article.text)
+    ]
+
+
 def check_lengths(texts: list[str], embedder: Embedder, first: int = 0) -> None:
     """Never let the model truncate a passage silently (`first`: the row of texts[0], for the message)."""
     for i in range(0, len(texts), 1024):
@@ -200,11 +210,13 @@ class _Sink:
         self.store = StoreWriter(tmp / STORE)
         self.bm25 = BM25Builder(config.bm25)
         self.columns = ColumnsBuilder(tmp / COLUMNS, embedder.dimension)
+        self.quotes = QuoteIndexBuilder(tmp / QUOTES, embedder.dimension, config.bm25)
         self.vectors_path = tmp / PASSAGE_VECTORS
         self.vectors = self.vectors_path.open("wb")
         self.articles = self.passages = self.sentences = 0
         self.embed_stats = EmbedStats(0, 0, 0)
         self.sentence_stats = EmbedStats(0, 0, 0)
+        self.quote_stats = EmbedStats(0, 0, 0)
 
     def add(self, batch: list[Article], cache: EmbeddingCache, timings: dict[str, float],
             problems: list[Problem]) -> None:
@@ -219,6 +231,14 @@ class _Sink:
             sentence_vectors, stats = embed_all(chunked.sentence_texts, self.embedder, cache,
                                                 self.config.batch_size * 2, False)
             self.sentence_stats = _add_stats(self.sentence_stats, stats)
+        with _stage(timings, "quotes"):  # quotations are searched by their words: embedded like passages
+            quotes = [article_quotations(a) for a in chunked.articles]
+            spoken = [q for qs in quotes for q in qs if q.kind in SEARCHABLE]
+            spoken_vectors, stats = embed_all([q.text for q in spoken], self.embedder, cache,
+                                              self.config.batch_size, False)
+            self.quote_stats = _add_stats(self.quote_stats, stats)
+            vector_of = {id(q): v for q, v in zip(spoken, spoken_vectors)}
+            blank = np.zeros(self.embedder.dimension, dtype=np.float32)  # terms are never searched
         with _stage(timings, "bm25"):
             for text in chunked.texts:
                 self.bm25.add(tokenize(text))
@@ -232,7 +252,9 @@ class _Sink:
                 spans[row].append((a, b))
             s = 0
             for row, article in enumerate(chunked.articles):
-                self.store.add(article, chunked.passages[first_passage[row] : first_passage[row + 1]])
+                self.store.add(article, chunked.passages[first_passage[row] : first_passage[row + 1]], quotes[row])
+                self.quotes.add(self.articles + row, quotes[row],
+                                np.array([vector_of.get(id(q), blank) for q in quotes[row]], dtype=np.float32))
                 self.columns.add(article, int(by_article[row]), spans[row], sentence_vectors[s : s + len(spans[row])])
                 s += len(spans[row])
         self.articles += len(chunked.articles)
@@ -256,12 +278,15 @@ class _Sink:
             save_dense(dense_index, tmp / DENSE)
             del dense_index, vectors
             self.vectors_path.unlink()
+        with _stage(timings, "quotes"):
+            self.quote_info = self.quotes.finish(self.config.dense)
         return bm25, dense_info
 
     def abort(self) -> None:
         """Close what is open; the caller removes the temporary build."""
         self.vectors.close()
         self.store.abort()
+        self.quotes.abort()
 
 
 def _add_stats(a: EmbedStats, b: EmbedStats) -> EmbedStats:
@@ -356,6 +381,7 @@ def build_index(config: BuildConfig, embedder: Embedder | None = None) -> BuildR
                     "articles": sink.articles,
                     "passages": sink.passages,
                     "sentences": sink.sentences,
+                    "quotes": sink.quotes.count,
                     "skipped": sum(p.skipped for p in problems),
                     "problems": len(problems),
                 },
@@ -363,6 +389,7 @@ def build_index(config: BuildConfig, embedder: Embedder | None = None) -> BuildR
                 "problems": [asdict(p) for p in problems[:MAX_LISTED_PROBLEMS]],
                 "embeddings": asdict(sink.embed_stats),
                 "sentence_embeddings": asdict(sink.sentence_stats),
+                "quotes": {**sink.quote_info, "embeddings": asdict(sink.quote_stats)},
                 "timings": timings,
                 "libraries": _versions(),
                 "files": checksums(tmp),

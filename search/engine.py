@@ -18,13 +18,17 @@ from .dense import load_dense, search_dense
 from .embed import Embedder, load_index_embedder
 from .errors import IndexCorrupt, IndexMismatch
 from .highlight import choose_quote, lexical_spans, matches
-from .layout import BM25_DIR, COLUMNS, DENSE, STORE, current_build, read_manifest, summary
-from .models import Article, Hit, Passage, Quote, Scores, SearchRequest, SearchResult, Span
+from .layout import BM25_DIR, COLUMNS, DENSE, QUOTES, STORE, current_build, read_manifest, summary
+from .models import Article, Hit, Passage, Quotation, Quote, QuoteHit, Scores, SearchRequest, SearchResult, Span
+from .quotes import QuoteIndex, load_quote_index
 from .query import ParsedQuery, contains_phrase, parse_question, validate
 from .store import Store
 from .text import tokenize
 
 MORE_PASSAGES = 2
+QUOTES_PER_ARTICLE = 2  # type=quotes: an article's further quotations wait until every article has shown two
+HIT_QUOTATIONS = 3  # an article hit carries at most this many of its matching quotations
+QUOTE_MIN_COSINE = 0.35  # all-MiniLM-L6-v2: a quotation this close to the question is on its subject
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ class SearchEngine:
         self.bm25 = BM25Index.load(build_dir / BM25_DIR)
         self.dense = load_dense(build_dir / DENSE, dimension, counts["passages"])
         self.columns: Columns = load_columns(build_dir / COLUMNS, counts["articles"], counts["passages"], dimension)
+        self.quotes: QuoteIndex = load_quote_index(build_dir / QUOTES, int(counts["quotes"]), dimension)
         if self.bm25.n_docs != counts["passages"]:
             raise IndexCorrupt(f"{build_dir}: BM25 holds {self.bm25.n_docs} passages, the manifest {counts['passages']}")
         self.n_articles = int(counts["articles"])
@@ -149,8 +154,8 @@ class SearchEngine:
 
     # -- filters -------------------------------------------------------------------------------------------
 
-    def _allowed(self, request: SearchRequest, parsed: ParsedQuery) -> np.ndarray | None:
-        """Passages that may be hits: date, source and exclusions per article; phrase words per passage."""
+    def _article_mask(self, request: SearchRequest, parsed: ParsedQuery) -> np.ndarray | None:
+        """Articles that may hold hits: date, source, exclusions and (for article hits) the speaker; None: all."""
         cols = self.columns
         articles: np.ndarray | None = None
 
@@ -176,6 +181,21 @@ class SearchEngine:
                 if rows is not None:
                     hit[cols.passage_article[rows]] = True
             narrow(~hit)
+        if request.speaker and request.type == "articles":
+            said = np.zeros(self.n_articles, dtype=bool)
+            said[self.quotes.article[self._speaker_mask(request.speaker)]] = True
+            narrow(said)
+        return articles
+
+    def _speaker_mask(self, speaker: str) -> np.ndarray:
+        """Searchable quotations by the speaker the filter names (full name or last words)."""
+        codes = self.quotes.codes_matching(speaker)
+        return self.quotes.searchable & np.isin(self.quotes.speaker, codes)
+
+    def _allowed(self, request: SearchRequest, parsed: ParsedQuery) -> np.ndarray | None:
+        """Passages that may be hits: the article mask per passage; phrase words per passage."""
+        cols = self.columns
+        articles = self._article_mask(request, parsed)
         passages = None if articles is None else articles[cols.passage_article]
         for phrase in parsed.phrases:  # a passage holding the phrase holds all its words
             rows = self._passages_with_all(tokenize(phrase))
@@ -186,32 +206,34 @@ class SearchEngine:
             passages = has if passages is None else passages & has
         return passages
 
-    def _passages_with_all(self, terms: list[str]) -> np.ndarray | None:
+    def _passages_with_all(self, terms: list[str], bm25: BM25Index | None = None) -> np.ndarray | None:
         """Rows of the passages whose tokens include every term (intersected postings); None: no terms, no bound."""
         rows: np.ndarray | None = None
         for term in dict.fromkeys(terms):
-            found = self.bm25.postings(term)
+            found = (bm25 or self.bm25).postings(term)
             rows = found if rows is None else np.intersect1d(rows, found, assume_unique=True)
         return rows
 
     # -- retrieval -----------------------------------------------------------------------------------------
 
     def _candidates(self, request: SearchRequest, parsed: ParsedQuery, allowed: np.ndarray | None,
-                    window: int, vector: np.ndarray | None) -> _Candidates:
-        matched = np.zeros(self.n_passages, dtype=bool)
+                    window: int, vector: np.ndarray | None, quotes: bool = False) -> _Candidates:
+        """Each leg's top `window` rows among `allowed`: passages, or quotations with quotes=True."""
+        index, vectors = (self.quotes.bm25, self.quotes.dense) if quotes else (self.bm25, self.dense)
+        matched = np.zeros(index.n_docs, dtype=bool)
         bm25: dict[int, tuple[float, int]] = {}
         dense: dict[int, tuple[float, int]] = {}
         exhausted = True
         if request.mode in ("bm25", "hybrid"):
             tokens = list(parsed.tokens) or [t for p in parsed.phrases for t in tokenize(p)]
-            rows, scores, hits = self.bm25.search(tokens, window, allowed)
+            rows, scores, hits = index.search(tokens, window, allowed)
             matched |= hits
             bm25 = {int(r): (float(s), i + 1) for i, (r, s) in enumerate(zip(rows, scores))}
             exhausted &= len(rows) < window
         if request.mode in ("dense", "hybrid") and vector is not None:
             if allowed is None or allowed.any():
                 ef = int(self.manifest.get("dense", {}).get("ef_search", 128))
-                rows, scores = search_dense(self.dense, vector, window, allowed, ef_search=ef)
+                rows, scores = search_dense(vectors, vector, window, allowed, ef_search=ef)
                 matched[rows] = True
                 dense = {int(r): (float(s), i + 1) for i, (r, s) in enumerate(zip(rows, scores))}
                 exhausted &= len(rows) < window
@@ -264,10 +286,12 @@ class SearchEngine:
         began = time.perf_counter()
         request = validate(request)
         parsed = parse_question(request.q)
-        allowed = self._allowed(request, parsed)
         vector = None
         if request.mode != "bm25":
             vector = self.vectors.get(parsed.text or " ".join(parsed.phrases))
+        if request.type == "quotes":
+            return self._search_quotes(request, parsed, vector, began)
+        allowed = self._allowed(request, parsed)
         need = request.page * request.k
         window = max(self.settings.window, need * (1 + MORE_PASSAGES if request.group == "article" else 1))
         while True:
@@ -284,7 +308,8 @@ class SearchEngine:
         else:
             total = max(self._count_articles(cands.matched), len(groups))
         page = groups[(request.page - 1) * request.k : need]
-        hits = self._hits(page, cands, parsed, vector, first_rank=(request.page - 1) * request.k + 1)
+        hits = self._hits(page, cands, parsed, vector, first_rank=(request.page - 1) * request.k + 1,
+                          speaker=request.speaker)
         took = (time.perf_counter() - began) * 1000
         return SearchResult(request.q, request.mode, round(took, 2), total, request.page, request.k, tuple(hits))
 
@@ -301,12 +326,13 @@ class SearchEngine:
     # -- the page's hits -----------------------------------------------------------------------------------
 
     def _hits(self, page: list[list[tuple[int, float]]], cands: _Candidates, parsed: ParsedQuery,
-              vector: np.ndarray | None, first_rank: int) -> list[Hit]:
+              vector: np.ndarray | None, first_rank: int, speaker: str | None = None) -> list[Hit]:
         rows = [r for group in page for r, _ in group]
         passages = dict(zip(rows, self.store.passages(rows)))
         article_rows = sorted({int(self.columns.passage_article[g[0][0]]) for g in page})
         articles = self.store.articles_at(article_rows)
         terms = {t: max(self.bm25.idf(t), 1e-3) for t in parsed.marked_terms}
+        named = {c for group in self.quotes.lookup.named_in(parsed.text) for c in group}
         hits = []
         for offset, group in enumerate(page):
             best_row, score = group[0]
@@ -340,8 +366,158 @@ class SearchEngine:
                 quote=quote,
                 highlights=tuple(sorted(spans, key=lambda s: (s.start, -s.end))),
                 more_passages=tuple(passages[r] for r, _ in group[1:]),
+                quotations=self._hit_quotations(article_row, article, terms, quote, vector, speaker, named),
             ))
         return hits
+
+    def _hit_quotations(self, article_row: int, article: Article, terms: dict[str, float], quote: Quote | None,
+                        vector: np.ndarray | None, speaker: str | None, named: set[int]) -> tuple[Quotation, ...]:
+        """The article's quotations that match the question, best first.
+
+        A quotation matches when it holds a question term, lies in the chosen sentence, is close in meaning
+        (cosine >= QUOTE_MIN_COSINE) or is by a speaker the question names; with a speaker filter, that
+        speaker's quotations only (all of them, best first).
+        """
+        q = self.quotes
+        rows = q.rows_of_article(article_row)
+        rows = rows[q.searchable[rows]]
+        if speaker:
+            rows = rows[np.isin(q.speaker[rows], q.codes_matching(speaker))]
+        if rows.size == 0:
+            return ()
+        sims = q.vectors(rows) @ vector if vector is not None else np.zeros(rows.size, dtype=np.float32)
+        total = sum(terms.values()) or 1.0
+        scored = []
+        for row, sim, quotation in zip(rows.tolist(), sims.tolist(), self.store.quotations(rows.tolist())):
+            words = {t for a, b in quotation.parts for _, _, t in matches(article.text, terms, a, b)}
+            inside = quote is not None and quotation.start < quote.end and quote.start < quotation.end
+            by_named = int(q.speaker[row]) in named
+            if words or inside or by_named or sim >= QUOTE_MIN_COSINE or speaker:
+                score = sum(terms[t] for t in words) / total + sim + (1.0 if by_named else 0.0)
+                scored.append((-score, quotation.start, quotation))
+        scored.sort(key=lambda item: item[:2])
+        return tuple(item[2] for item in scored[:HIT_QUOTATIONS])
+
+    # -- quotations as hits --------------------------------------------------------------------------------
+
+    def _quote_mask(self, request: SearchRequest, parsed: ParsedQuery, with_speaker: bool = True) -> np.ndarray:
+        """Quotations that may be hits: searchable, in allowed articles, by the filtered speaker, with the phrases."""
+        allowed = self.quotes.searchable.copy()
+        articles = self._article_mask(request, parsed)
+        if articles is not None:
+            allowed &= articles[self.quotes.article]
+        if with_speaker and request.speaker:
+            allowed &= self._speaker_mask(request.speaker)
+        for phrase in parsed.phrases:
+            rows = self._passages_with_all(tokenize(phrase), self.quotes.bm25)
+            if rows is not None:
+                has = np.zeros(self.quotes.count, dtype=bool)
+                has[rows] = True
+                allowed &= has
+        return allowed
+
+    def _rank_quotes(self, request: SearchRequest, parsed: ParsedQuery, allowed: np.ndarray,
+                     vector: np.ndarray | None, window: int) -> tuple[list[tuple[int, float]], _Candidates]:
+        """Hybrid (or one leg's) ranking of the allowed quotations, phrases checked verbatim."""
+        if not allowed.any():
+            empty = np.zeros(self.quotes.count, dtype=bool)
+            return [], _Candidates({}, {}, empty, True)
+        cands = self._candidates(request, parsed, allowed, window, vector, quotes=True)
+        ranking = self._fuse(request, cands)
+        if parsed.phrases and ranking:
+            texts = {row: q.text for row, q in zip([r for r, _ in ranking],
+                                                    self.store.quotations([r for r, _ in ranking]))}
+            ranking = [(r, s) for r, s in ranking if all(contains_phrase(texts.get(r, ""), p) for p in parsed.phrases)]
+        return ranking, cands
+
+    def _search_quotes(self, request: SearchRequest, parsed: ParsedQuery, vector: np.ndarray | None,
+                       began: float) -> SearchResult:
+        """Quotations as hits: a speaker the question names comes first, then no article more than twice a tier."""
+        allowed = self._quote_mask(request, parsed)
+        groups = [] if request.speaker else self.quotes.lookup.named_in(parsed.text)
+        masks = [m for m in (allowed & np.isin(self.quotes.speaker, g) for g in groups) if m.any()]
+        need = request.page * request.k
+        window = max(self.settings.window, need * 2)
+        while True:
+            ranking, cands = self._rank_quotes(request, parsed, allowed, vector, window)
+            tiers, legs = [], [cands]
+            for mask in masks:  # every quotation of a named speaker, ranked among themselves
+                tier, tier_cands = self._rank_quotes(request, parsed, mask, vector, max(window, int(mask.sum())))
+                tiers.append(tier)
+                legs.insert(0, tier_cands)
+            ordered = self._quote_order([*tiers, ranking])
+            if len(ordered) >= need or cands.exhausted or window >= self.quotes.count:
+                break
+            window *= 4
+        total = len(ordered) if parsed.phrases else max(int(np.count_nonzero(cands.matched)), len(ordered))
+        if request.speaker:  # the facet shows the other speakers too, so the filter can be changed
+            facet_rows = [r for r, _ in self._rank_quotes(request, parsed, self._quote_mask(request, parsed, False),
+                                                          vector, window)[0]]
+        else:
+            facet_rows = [r for r, _ in ordered]
+        page = ordered[(request.page - 1) * request.k : need]
+        named_rows = {r for tier in tiers for r, _ in tier}
+        hits = self._quote_hits(page, legs, parsed, named_rows, first_rank=(request.page - 1) * request.k + 1)
+        took = (time.perf_counter() - began) * 1000
+        return SearchResult(request.q, request.mode, round(took, 2), total, request.page, request.k, tuple(hits),
+                            type="quotes", speakers=tuple(self.quotes.facet(facet_rows)))
+
+    def _quote_order(self, tiers: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
+        """Tiers in order, each quotation once; within a tier an article's third and later quotations go last."""
+        seen: set[int] = set()
+        ordered: list[tuple[int, float]] = []
+        for tier in tiers:
+            shown: dict[int, int] = {}
+            head, tail = [], []
+            for row, score in tier:
+                if row in seen:
+                    continue
+                seen.add(row)
+                article = int(self.quotes.article[row])
+                shown[article] = shown.get(article, 0) + 1
+                (head if shown[article] <= QUOTES_PER_ARTICLE else tail).append((row, score))
+            ordered.extend(head + tail)
+        return ordered
+
+    def _quote_hits(self, page: list[tuple[int, float]], legs: list[_Candidates], parsed: ParsedQuery,
+                    named: set[int], first_rank: int) -> list[QuoteHit]:
+        """The page's quotations with their articles' metadata; each leg's score from the ranking that placed it."""
+        rows = [r for r, _ in page]
+        quotes = self.store.quotations(rows)
+        articles = self.store.articles_at(sorted({int(self.quotes.article[r]) for r in rows}))
+        terms = {t: max(self.quotes.bm25.idf(t), 1e-3) for t in parsed.marked_terms}
+        hits = []
+        for offset, ((row, score), quotation) in enumerate(zip(page, quotes)):
+            article = articles[int(self.quotes.article[row])]
+            spans = [Span(a, b, "lexical") for lo, hi in quotation.parts for a, b, _ in matches(article.text, terms, lo, hi)]
+            bm25 = next((c.bm25[row] for c in legs if row in c.bm25), None)
+            dense = next((c.dense[row] for c in legs if row in c.dense), None)
+            hits.append(QuoteHit(
+                rank=first_rank + offset,
+                quotation=quotation,
+                title=article.title,
+                source=article.source,
+                url=article.url,
+                date=article.date,
+                score=round(score, 6),
+                scores=Scores(
+                    bm25=None if bm25 is None else round(bm25[0], 6),
+                    bm25_rank=None if bm25 is None else bm25[1],
+                    dense=None if dense is None else round(dense[0], 6),
+                    dense_rank=None if dense is None else dense[1],
+                    fused=round(score, 6),
+                ),
+                highlights=tuple(spans),
+                speaker_named=row in named,
+            ))
+        return hits
+
+    def speakers(self, prefix: str = "", limit: int = 20) -> list[tuple[str, int]]:
+        """Speakers by name prefix with their counts of quotations, most first."""
+        return self.quotes.speakers(prefix, limit)
+
+    def article_quotations(self, article_id: str) -> list[Quotation]:
+        return self.store.article_quotations(article_id)
 
     def _quote(self, article: Article, article_row: int, passage: Passage, terms: dict[str, float],
                vector: np.ndarray | None, found: list[tuple[int, int, str]]) -> Quote | None:

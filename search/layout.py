@@ -11,7 +11,7 @@ from typing import Any
 
 from .errors import IndexCorrupt, IndexMismatch, IndexNotFound
 
-FORMAT_VERSION = 2  # 2: columns/ (row-aligned arrays, sentence vectors for the quote)
+FORMAT_VERSION = 3  # 2: columns/ (row-aligned arrays, sentence vectors for the quote); 3: quotes/ and quotations
 CURRENT = "CURRENT"  # holds the live build's name; replaced atomically, the only publishing step
 BUILDS = "builds"
 CACHE = "cache"
@@ -21,6 +21,7 @@ STORE = "store.sqlite"
 BM25_DIR = "bm25"
 DENSE = "dense.faiss"
 COLUMNS = "columns"
+QUOTES = "quotes"
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -113,6 +114,8 @@ def summary(manifest: dict[str, Any], build_dir: Path | None = None) -> dict[str
         "articles": counts.get("articles"),
         "passages": counts.get("passages"),
         "skipped": counts.get("skipped"),
+        "quotes": counts.get("quotes"),
+        "speakers": manifest.get("quotes", {}).get("speakers"),
         "model": model.get("name"),
         "dimension": model.get("dimension"),
         "dense_index": manifest.get("dense", {}).get("type"),

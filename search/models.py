@@ -51,10 +51,13 @@ MODES = ("hybrid", "bm25", "dense")
 FUSIONS = ("rrf", "linear")
 SORTS = ("relevance", "date")
 GROUPS = ("article", "passage")
+TYPES = ("articles", "quotes")  # what a hit is: an article (with its best passage) or one quotation
+QUOTE_KINDS = ("full", "partial", "term")
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_DEPTH = 1000  # page * k: deeper pages cost more than any reader will page through
 MAX_SOURCES = 20
+MAX_SPEAKER_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,8 @@ class SearchRequest:
     sources: tuple[str, ...] = ()
     sort: str = "relevance"
     group: str = "article"
+    type: str = "articles"
+    speaker: str | None = None  # only quotations of this speaker (full name, or its last words: "Putin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,25 @@ class Quote:
     text: str
     start: int
     end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Quotation:
+    """Words an article quotes: `parts` are the quoted runs without their marks, in article offsets.
+
+    `start`/`end` cover all parts (`article.text[start:end]` is the quoted text; a quotation split around its
+    attribution keeps the attribution between its parts). `kind` is full (direct speech), partial (a phrase
+    quoted inside the reporter's sentence) or term (scare quotes, never shown as anyone's words).
+    """
+
+    article_id: str
+    start: int
+    end: int
+    parts: tuple[tuple[int, int], ...]
+    text: str  # the spoken words: the parts joined by a space
+    speaker: str | None
+    role: str | None
+    kind: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +143,23 @@ class Hit:
     quote: Quote | None
     highlights: tuple[Span, ...]
     more_passages: tuple[Passage, ...] = ()
+    quotations: tuple[Quotation, ...] = ()  # the article's quotations that match the question
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteHit:
+    """One result of type=quotes: a quotation with its article's title, source and date."""
+
+    rank: int
+    quotation: Quotation
+    title: str
+    source: str | None
+    url: str | None
+    date: str | None
+    score: float
+    scores: Scores
+    highlights: tuple[Span, ...]  # lexical matches inside the quotation, article offsets
+    speaker_named: bool = False  # the question named this speaker, which ranked it first
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,4 +172,6 @@ class SearchResult:
     total: int
     page: int
     k: int
-    hits: tuple[Hit, ...]
+    hits: tuple[Hit | QuoteHit, ...]
+    type: str = "articles"
+    speakers: tuple[tuple[str, int], ...] = ()  # type=quotes: speakers of the matching quotations, with counts

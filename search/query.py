@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from .errors import BadQuery
 from .models import (
-    FUSIONS, GROUPS, MAX_DEPTH, MAX_K, MAX_QUERY_CHARS, MAX_SOURCES, MODES, SORTS, SearchRequest,
+    FUSIONS, GROUPS, MAX_DEPTH, MAX_K, MAX_QUERY_CHARS, MAX_SOURCES, MAX_SPEAKER_CHARS, MODES, SORTS, TYPES,
+    SearchRequest,
 )
 from .text import QUESTION_WORDS, normalize, tokenize
 
@@ -75,6 +76,9 @@ def validate(request: SearchRequest) -> SearchRequest:
     _choice(request.fusion, FUSIONS, "fusion")
     _choice(request.sort, SORTS, "sort")
     _choice(request.group, GROUPS, "group")
+    _choice(request.type, TYPES, "type")
+    if request.speaker is not None and not 0 < len(request.speaker.strip()) <= MAX_SPEAKER_CHARS:
+        raise BadQuery(f"speaker must be a name of 1 to {MAX_SPEAKER_CHARS} characters", "speaker")
     if not 0.0 <= request.alpha <= 1.0:
         raise BadQuery(f"alpha must be between 0 and 1; got {request.alpha}", "alpha")
     if not 1 <= request.k <= MAX_K:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .errors import IndexCorrupt
-from .models import Article, Heading, Passage
+from .models import Article, Heading, Passage, Quotation
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -34,7 +34,19 @@ CREATE TABLE passages (
     heading TEXT,
     text TEXT NOT NULL
 );
+CREATE TABLE quotes (
+    row INTEGER PRIMARY KEY,
+    article_row INTEGER NOT NULL REFERENCES articles(row),
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    parts TEXT NOT NULL,
+    speaker TEXT,
+    role TEXT,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL
+);
 CREATE INDEX articles_day ON articles(day);
+CREATE INDEX quotes_article ON quotes(article_row, start);
 CREATE INDEX articles_source ON articles(source);
 CREATE INDEX passages_article ON passages(article_row, ordinal);
 """
@@ -50,9 +62,10 @@ class StoreWriter:
         self._con.executescript(SCHEMA)
         self.articles = 0
         self.passages = 0
+        self.quotes = 0
 
-    def add(self, article: Article, passages: Sequence[Passage]) -> None:
-        """The next article row and its passages, which take the next passage rows."""
+    def add(self, article: Article, passages: Sequence[Passage], quotes: Sequence[Quotation] = ()) -> None:
+        """The next article row, its passages and its quotations, which take the next passage and quote rows."""
         a = article
         self._con.execute(
             "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -66,8 +79,14 @@ class StoreWriter:
             ((self.passages + i, self.articles, p.ordinal, p.start, p.end, p.heading, p.text)
              for i, p in enumerate(passages)),
         )
+        self._con.executemany(
+            "INSERT INTO quotes VALUES (?,?,?,?,?,?,?,?,?)",
+            ((self.quotes + i, self.articles, q.start, q.end, json.dumps([list(p) for p in q.parts]), q.speaker,
+              q.role, q.kind, q.text) for i, q in enumerate(quotes)),
+        )
         self.articles += 1
         self.passages += len(passages)
+        self.quotes += len(quotes)
 
     def close(self) -> None:
         """Commit everything in one transaction and leave no journal beside the file."""
@@ -82,7 +101,8 @@ class StoreWriter:
         self._con.close()
 
 
-def write_store(path: Path, articles: Sequence[Article], passages: Iterable[Passage]) -> None:
+def write_store(path: Path, articles: Sequence[Article], passages: Iterable[Passage],
+                quotes: Iterable[Quotation] = ()) -> None:
     """Write a new store file; passages come in row order, article by article, as the other indexes have them."""
     by_article: dict[str, list[Passage]] = {a.id: [] for a in articles}
     order = {a.id: i for i, a in enumerate(articles)}
@@ -92,14 +112,25 @@ def write_store(path: Path, articles: Sequence[Article], passages: Iterable[Pass
             raise ValueError(f"passage {p.article_id}#{p.ordinal} is out of article order or of no article")
         last = order[p.article_id]
         by_article[p.article_id].append(p)
+    quotes_of: dict[str, list[Quotation]] = {a.id: [] for a in articles}
+    for q in quotes:
+        quotes_of[q.article_id].append(q)
     writer = StoreWriter(path)
     try:
         for article in articles:
-            writer.add(article, by_article[article.id])
+            writer.add(article, by_article[article.id], quotes_of[article.id])
     except BaseException:
         writer.abort()
         raise
     writer.close()
+
+
+def _quotation(row: sqlite3.Row, article_id: str) -> Quotation:
+    return Quotation(
+        article_id=article_id, start=row["start"], end=row["end"],
+        parts=tuple((a, b) for a, b in json.loads(row["parts"])), text=row["text"], speaker=row["speaker"],
+        role=row["role"], kind=row["kind"],
+    )
 
 
 def _article(row: sqlite3.Row) -> Article:
@@ -143,7 +174,8 @@ class Store:
         """How many articles and passages the store holds."""
         articles = self._con.execute("SELECT count(*) FROM articles").fetchone()[0]
         passages = self._con.execute("SELECT count(*) FROM passages").fetchone()[0]
-        return {"articles": articles, "passages": passages}
+        quotes = self._con.execute("SELECT count(*) FROM quotes").fetchone()[0]
+        return {"articles": articles, "passages": passages, "quotes": quotes}
 
     def article(self, article_id: str) -> Article | None:
         """One article by its id, or None."""
@@ -184,6 +216,30 @@ class Store:
             for r in self._con.execute(
                 'SELECT p.ordinal, p.start, p."end", p.text, p.heading FROM passages p '
                 "JOIN articles a ON a.row = p.article_row WHERE a.id = ? ORDER BY p.ordinal",
+                (article_id,),
+            )
+        ]
+
+    def quotations(self, rows: Sequence[int]) -> list[Quotation]:
+        """Quotations by row, in the order asked."""
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        found = {
+            r["row"]: _quotation(r, r["id"])
+            for r in self._con.execute(
+                f'SELECT q.*, a.id FROM quotes q JOIN articles a ON a.row = q.article_row WHERE q.row IN ({marks})',
+                [int(r) for r in rows],
+            )
+        }
+        return [found[int(r)] for r in rows if int(r) in found]
+
+    def article_quotations(self, article_id: str) -> list[Quotation]:
+        """Every quotation of one article (terms included, marked so), in reading order."""
+        return [
+            _quotation(r, article_id)
+            for r in self._con.execute(
+                "SELECT q.* FROM quotes q JOIN articles a ON a.row = q.article_row WHERE a.id = ? ORDER BY q.start",
                 (article_id,),
             )
         ]

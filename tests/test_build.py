@@ -138,7 +138,8 @@ def test_reuters_rebuild_matches_stats(tmp_path: Path, embedder) -> None:
     assert stats["passages"] == report.passages >= report.articles
     build = current_build(index_dir)
     store = Store(build / STORE)
-    assert store.counts() == {"articles": stats["articles"], "passages": stats["passages"]}
+    assert store.counts() == {"articles": stats["articles"], "passages": stats["passages"], "quotes": stats["quotes"]}
+    assert stats["quotes"] > report.articles // 4  # Reuters quotes people in a good share of its stories
     first = store.article(stories[0]["id"])
     assert first is not None and first.date == stories[0]["date"] and first.source == "Reuters"
     assert BM25Index.load(build / BM25_DIR).n_docs == stats["passages"]

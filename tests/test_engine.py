@@ -165,3 +165,117 @@ def test_an_hnsw_index_answers_like_the_flat_one(tmp_path: Path, embedder, seeds
     assert engine.summary()["dense_index"] == "hnsw" and engine.manifest["dense"]["ef_search"] == 1024
     question = SearchRequest("What did Putin say about the Syrian people?", mode="dense", group="passage", k=8)
     assert [h.passage for h in engine.search(question).hits] == [h.passage for h in seeds.search(question).hits]
+
+
+# -- quotations ------------------------------------------------------------------------------------------------
+
+ASSAD_QUOTE = "Even though Russia now is also conducting the special operation, its position has remained unchanged"
+
+
+def quote_search(engine: SearchEngine, q: str, **options) -> list:
+    return list(engine.search(SearchRequest(q=q, type="quotes", **options)).hits)
+
+
+def test_a_question_naming_putin_ranks_his_quotations_first(seeds: SearchEngine) -> None:
+    result = seeds.search(SearchRequest(q="What did Putin say about Syria?", type="quotes"))
+    assert result.type == "quotes"
+    speakers = [h.quotation.speaker for h in result.hits]
+    assert speakers[:4] == ["Vladimir Putin"] * 4 and "Vladimir Putin" not in speakers[4:]
+    assert all(h.speaker_named for h in result.hits[:4]) and not any(h.speaker_named for h in result.hits[4:])
+    assert PUTIN_QUOTE in [h.quotation.text for h in result.hits[:4]]
+    first = result.hits[0]
+    assert first.quotation.role == "President" and first.source == "DW" and first.date == "2015-06-29"
+    assert dict(result.speakers)["Vladimir Putin"] == 4 and "Walid al-Moallem" in dict(result.speakers)
+    assert all(h.quotation.kind != "term" for h in result.hits)
+
+
+def test_a_possessive_names_assad_and_his_words_come_first(seeds: SearchEngine) -> None:
+    hits = quote_search(seeds, "Assad's words on Russia's support")
+    assert hits[0].quotation.speaker == "Assad" and hits[0].quotation.text == ASSAD_QUOTE
+    assert hits[0].speaker_named and hits[0].title == "Putin and Assad hold talks on anniversary of Syria uprising"
+
+
+def test_the_first_name_in_a_question_leads(seeds: SearchEngine) -> None:
+    hits = quote_search(seeds, "What did Putin promise Assad?")
+    assert [h.quotation.speaker for h in hits[:5]] == ["Vladimir Putin"] * 4 + ["Assad"]
+
+
+def test_speaker_filter_keeps_the_facet_of_all_speakers(seeds: SearchEngine) -> None:
+    result = seeds.search(SearchRequest(q="Syria", type="quotes", speaker="putin"))
+    assert {h.quotation.speaker for h in result.hits} == {"Vladimir Putin"} and len(result.hits) == 4
+    assert {"Vladimir Putin", "Assad"} <= set(dict(result.speakers))
+    moallem = quote_search(seeds, "Syria", speaker="Walid al-Moallem")
+    assert [h.quotation.speaker for h in moallem] == ["Walid al-Moallem"]
+    assert "works miracles" in moallem[0].quotation.text
+    assert seeds.search(SearchRequest(q="Syria", type="quotes", speaker="Nobody Atall")).hits == ()
+
+
+def test_scare_quotes_are_never_anyones_words(seeds: SearchEngine) -> None:
+    for q in ("special operation", "Islamic State", "counterterrorism efforts", "unchanged"):
+        for mode in ("bm25", "hybrid"):
+            hits = quote_search(seeds, q, mode=mode, k=20)
+            assert all(h.quotation.kind in ("full", "partial") for h in hits), (q, mode)
+            assert "Islamic State" not in [h.quotation.text.rstrip(".") for h in hits]
+    assert [h.quotation.text for h in quote_search(seeds, '"special operation"')] == [ASSAD_QUOTE]
+
+
+def test_quote_filters_and_modes(seeds: SearchEngine) -> None:
+    late = quote_search(seeds, "Russia support", date_from=dt.date(2023, 1, 1), k=20)
+    assert late and {h.date for h in late} == {"2023-03-15"}
+    assert quote_search(seeds, "Russia support", sources=("Nowhere",)) == []
+    for mode in ("bm25", "dense"):
+        hits = quote_search(seeds, "Syrian people victorious", mode=mode)
+        assert hits[0].quotation.text == PUTIN_QUOTE, mode
+    hits = quote_search(seeds, "Syrian people victorious", mode="bm25")
+    assert hits[0].scores.bm25 is not None and hits[0].scores.dense is None
+    q = hits[0].quotation
+    assert hits[0].highlights and all(any(a <= s.start < s.end <= b for a, b in q.parts) for s in hits[0].highlights)
+
+
+def test_one_article_does_not_fill_the_page(seeds: SearchEngine) -> None:
+    """Five quotations of the 2015 article match; the 2023 article's two come before its third."""
+    hits = quote_search(seeds, "support for Syria and Russia", k=20)
+    articles = [h.quotation.article_id for h in hits]
+    assert len(set(articles)) == 2
+    first, second = articles[0], next(a for a in articles if a != articles[0])
+    assert articles[:4].count(first) == 2 and articles[:4].count(second) == 2
+
+
+def test_quote_paging(seeds: SearchEngine) -> None:
+    everything = quote_search(seeds, "Syria Russia", k=20)
+    page2 = seeds.search(SearchRequest(q="Syria Russia", type="quotes", k=3, page=2))
+    assert [h.quotation for h in page2.hits] == [h.quotation for h in everything[3:6]]
+    assert page2.hits[0].rank == 4 and page2.total >= len(everything)
+
+
+def test_article_hits_carry_their_matching_quotations(seeds: SearchEngine) -> None:
+    result = seeds.search(SearchRequest(q="What did Putin say about the Syrian people?"))
+    first = result.hits[0]
+    assert first.title == "Russia pledges to support Syrian government"
+    assert PUTIN_QUOTE in [q.text for q in first.quotations] and len(first.quotations) <= 3
+    assert all(q.article_id == first.article_id and q.kind != "term" for q in first.quotations)
+    filtered = seeds.search(SearchRequest(q="Syria", speaker="al-Moallem"))
+    assert [h.title for h in filtered.hits] == ["Russia pledges to support Syrian government"]
+    assert [q.speaker for q in filtered.hits[0].quotations] == ["Walid al-Moallem"]
+
+
+def test_speakers_and_article_quotations(seeds: SearchEngine) -> None:
+    assert seeds.speakers("") == [("Vladimir Putin", 4), ("Assad", 1), ("Walid al-Moallem", 1)]
+    assert seeds.speakers("wal") == [("Walid al-Moallem", 1)] and seeds.speakers("zz") == []
+    hit = seeds.search(SearchRequest(q="Assad anniversary visit")).hits[0]
+    article = seeds.article(hit.article_id)
+    quotes = seeds.article_quotations(hit.article_id)
+    assert {q.kind for q in quotes} == {"full", "partial", "term"}
+    for q in quotes:
+        assert 0 <= q.start <= q.end <= len(article.text)
+        assert q.parts[0][0] == q.start and q.parts[-1][1] == q.end
+        assert " ".join(article.text[q.start:q.end].split()).startswith(q.text.split(",")[0])
+
+
+def test_bad_quote_requests_are_typed_errors(seeds: SearchEngine) -> None:
+    with pytest.raises(BadQuery) as caught:
+        seeds.search(SearchRequest(q="x", type="sayings"))
+    assert caught.value.param == "type"
+    with pytest.raises(BadQuery) as caught:
+        seeds.search(SearchRequest(q="x", type="quotes", speaker="x" * 201))
+    assert caught.value.param == "speaker"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from search.errors import IndexCorrupt
-from search.models import Article, Heading, Passage
+from search.models import Article, Heading, Passage, Quotation
 from search.store import Store, StoreWriter, write_store
 
 
@@ -18,10 +18,14 @@ def test_round_trip(tmp_path: Path) -> None:
     b = Article("b-2", "Other", "Only text.", "1987-02-26T15:01:01", "Reuters", None, (), (), "r.jsonl:3")
     passages = [Passage("a-1", 0, 0, 14, "Lead sentence.", None),
                 Passage("a-1", 1, 27, 41, "Body sentence.", "A heading"), Passage("b-2", 0, 0, 10, "Only text.", None)]
-    write_store(tmp_path / "s.sqlite", [a, b], passages)
+    quotes = [Quotation("a-1", 0, 13, ((0, 4), (5, 13)), "Lead sentence", "Vladimir Putin", "President", "full"),
+              Quotation("b-2", 5, 9, ((5, 9),), "text", None, None, "term")]
+    write_store(tmp_path / "s.sqlite", [a, b], passages, quotes)
     store = Store(tmp_path / "s.sqlite")
     assert store.article("a-1") == a and store.article("b-2") == b and store.article("zz") is None
-    assert store.counts() == {"articles": 2, "passages": 3}
+    assert store.counts() == {"articles": 2, "passages": 3, "quotes": 2}
+    assert store.quotations([1, 0, 7]) == [quotes[1], quotes[0]]  # parts, speaker, role and kind survive
+    assert store.article_quotations("a-1") == [quotes[0]] and store.article_quotations("zz") == []
     assert store.passages([2, 0]) == [passages[2], passages[0]]
     assert store.article_passages("a-1") == [passages[0], passages[1]]
     assert store.articles() == [a, b]
@@ -38,7 +42,7 @@ def test_writer_streams_article_by_article(tmp_path: Path) -> None:
         writer.add(art, [Passage(art.id, 0, 0, 8, f"Text {i}.", None), Passage(art.id, 1, 9, 14, "More.", None)])
     writer.close()
     store = Store(tmp_path / "s.sqlite")
-    assert store.counts() == {"articles": 3, "passages": 6}
+    assert store.counts() == {"articles": 3, "passages": 6, "quotes": 0}
     assert [p.article_id for p in store.passages([0, 3, 5])] == ["id-0", "id-1", "id-2"]
     assert not (tmp_path / "s.sqlite-journal").exists()
 

@@ -1,0 +1,222 @@
+"""The quotation index: quote texts in BM25 and FAISS (row i is store quote row i), speakers as a field."""
+
+from __future__ import annotations
+
+import json
+import re
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from .bm25 import BM25Builder, BM25Index, BM25Params
+from .dense import DenseConfig, build_dense, load_dense, save_dense
+from .errors import IndexCorrupt
+from .models import QUOTE_KINDS, Quotation
+from .text import QUESTION_WORDS, normalize, tokenize
+
+BM25_DIR = "bm25"
+DENSE = "dense.faiss"
+SPEAKERS_FILE = "speakers.json"
+VECTORS_SPILL = "vectors.f32.part"
+ARRAYS = ("article", "speaker", "kind")
+SEARCHABLE = ("full", "partial")  # a term (scare quotes) is nobody's words: never a hit
+_NAME_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+
+def name_words(name: str) -> list[str]:
+    """A name as comparable words: case-folded, accents kept, split at spaces and hyphens ("al-Assad")."""
+    words = [w.casefold() for w in _NAME_WORD.findall(normalize(name))]
+    return [w[:-2] if w.endswith(("'s", "’s")) else w for w in words]
+
+
+def is_named(speaker: str) -> bool:
+    """A person or body written as a name ("Vladimir Putin"), not a description ("a ministry spokesman")."""
+    return bool(speaker) and speaker[0].isupper()
+
+
+def speaker_matches(value: str, speaker: str) -> bool:
+    """The filter's rule: the full name, or its last words ("Putin", "al-Moallem"), case and accents as written."""
+    want, have = name_words(value), name_words(speaker)
+    return bool(want) and len(want) <= len(have) and have[len(have) - len(want):] == want
+
+
+def quote_text(article_text: str, parts: Sequence[tuple[int, int]]) -> str:
+    """The spoken words of a quotation: its parts without marks or attribution, joined by a space."""
+    return " ".join(" ".join(article_text[a:b].split()).rstrip(",;: ") for a, b in parts)
+
+
+@dataclass(frozen=True)
+class SpeakerLookup:
+    """Speakers by the words of their names, to notice a name in a question without a filter being set."""
+
+    by_last: dict[str, list[int]]
+    words: list[list[str]]
+
+    @classmethod
+    def build(cls, names: Sequence[str]) -> SpeakerLookup:
+        by_last: dict[str, list[int]] = {}
+        words = [name_words(n) for n in names]
+        for code, (name, w) in enumerate(zip(names, words)):
+            if is_named(name) and w and len(w[-1]) >= 3 and w[-1] not in QUESTION_WORDS:
+                by_last.setdefault(w[-1], []).append(code)
+        return cls(by_last, words)
+
+    def named_in(self, question: str) -> list[list[int]]:
+        """Speakers the question names by surname, one group per name in the order named ("What did Putin
+        promise Assad?": Putin's group, then Assad's); where a fuller name is given, only the speakers it fits."""
+        asked = name_words(question)
+        have = set(asked)
+        groups: list[list[int]] = []
+        for word in dict.fromkeys(asked):
+            found = self.by_last.get(word, [])
+            fuller = [c for c in found if len(self.words[c]) > 1 and set(self.words[c]) <= have]
+            if fuller or found:
+                groups.append(fuller or list(found))
+        return groups
+
+    def rows_of_article(self, article_row: int) -> np.ndarray: ...
+
+
+class QuoteIndexBuilder:
+    """Quotations added article by article as a rebuild streams: tokens counted, vectors spilled to disk."""
+
+    def __init__(self, directory: Path, dimension: int, params: BM25Params) -> None:
+        self.directory, self.dimension = directory, dimension
+        directory.mkdir(parents=True, exist_ok=True)
+        self.bm25 = BM25Builder(params)
+        self._spill_path = directory / VECTORS_SPILL
+        self._spill = self._spill_path.open("wb")
+        self.article, self.speaker, self.kind = array("i"), array("i"), array("b")
+        self.speakers: dict[str, int] = {}
+        self.count = 0
+
+    def add(self, article_row: int, quotes: Sequence[Quotation], vectors: np.ndarray) -> None:
+        """One article's quotations and their unit vectors, in store row order."""
+        if len(vectors) != len(quotes):
+            raise ValueError(f"{len(quotes)} quotations but {len(vectors)} vectors")
+        for q in quotes:
+            self.bm25.add(tokenize(q.text) if q.kind in SEARCHABLE else [])
+            self.article.append(article_row)
+            self.speaker.append(self.speakers.setdefault(q.speaker, len(self.speakers)) if q.speaker else -1)
+            self.kind.append(QUOTE_KINDS.index(q.kind))
+        self._spill.write(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension).tobytes())
+        self.count += len(quotes)
+
+    def finish(self, dense: DenseConfig) -> dict[str, Any]:
+        """Write BM25, FAISS, the row-aligned arrays and the speaker names (sorted; no pickle); the manifest entry."""
+        self._spill.close()
+        bm25 = self.bm25.finish()
+        bm25.save(self.directory / BM25_DIR)
+        vectors = np.fromfile(self._spill_path, dtype=np.float32).reshape(-1, self.dimension)
+        index, info = build_dense(vectors, dense)
+        save_dense(index, self.directory / DENSE)
+        del index, vectors
+        self._spill_path.unlink()
+        names = sorted(self.speakers)
+        remap = np.full(len(names) + 1, -1, dtype=np.int32)
+        order = {n: i for i, n in enumerate(names)}
+        for name, code in self.speakers.items():
+            remap[code] = order[name]
+        arrays = {
+            "article": np.frombuffer(self.article, dtype=np.int32),
+            "speaker": remap[np.frombuffer(self.speaker, dtype=np.int32)],
+            "kind": np.frombuffer(self.kind, dtype=np.int8),
+        }
+        for name, values in arrays.items():
+            np.save(self.directory / f"{name}.npy", values, allow_pickle=False)
+        (self.directory / SPEAKERS_FILE).write_text(json.dumps(names, ensure_ascii=False), encoding="utf-8")
+        kinds = np.bincount(arrays["kind"], minlength=len(QUOTE_KINDS))
+        return {"quotes": self.count, "speakers": len(names), "dense": info["type"],
+                "kinds": {k: int(n) for k, n in zip(QUOTE_KINDS, kinds)}}
+
+    def abort(self) -> None:
+        self._spill.close()
+
+
+@dataclass(frozen=True)
+class QuoteIndex:
+    """A published quotation index, loaded once per build."""
+
+    bm25: BM25Index
+    dense: faiss.Index
+    article: np.ndarray  # int32 [quotes]: the article row
+    speaker: np.ndarray  # int32 [quotes]: code into speaker_names, -1 when nobody is named
+    kind: np.ndarray  # int8 [quotes]: index into QUOTE_KINDS
+    speaker_names: list[str]
+    speaker_counts: np.ndarray  # searchable quotations per speaker code
+    lookup: SpeakerLookup
+
+    @property
+    def count(self) -> int:
+        return int(self.article.shape[0])
+
+    @property
+    def searchable(self) -> np.ndarray:
+        """Quotations that may be hits: full and partial, never terms."""
+        return np.isin(self.kind, [QUOTE_KINDS.index(k) for k in SEARCHABLE])
+
+    def rows_of_article(self, article_row: int) -> np.ndarray:
+        """Quotation rows of one article (rows are in article order)."""
+        lo, hi = np.searchsorted(self.article, [article_row, article_row + 1], side="left")
+        return np.arange(lo, hi)
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The stored unit vectors of some quotations, to compare with the question."""
+        if len(rows) == 0:
+            return np.zeros((0, self.dense.d), dtype=np.float32)
+        return self.dense.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+
+    def codes_matching(self, value: str) -> list[int]:
+        """Speaker codes the speaker filter `value` selects."""
+        return [c for c, name in enumerate(self.speaker_names) if speaker_matches(value, name)]
+
+    def speakers(self, prefix: str = "", limit: int = 20) -> list[tuple[str, int]]:
+        """Speakers whose name or one of its words starts with `prefix`, most quotations first."""
+        want = " ".join(name_words(prefix))
+        found = []
+        for code, name in enumerate(self.speaker_names):
+            count = int(self.speaker_counts[code])
+            if not count:
+                continue
+            words = self.lookup.words[code]
+            if not want or " ".join(words).startswith(want) or any(
+                    " ".join(words[i:]).startswith(want) for i in range(1, len(words))):
+                found.append((name, count))
+        found.sort(key=lambda p: (-p[1], p[0].casefold()))
+        return found[:limit]
+
+    def facet(self, rows: Iterable[int], limit: int = 20) -> list[tuple[str, int]]:
+        """Speakers of the given quotation rows with counts, most first; nobody named is left out."""
+        codes = self.speaker[np.fromiter(rows, dtype=np.int64)]
+        counts = np.bincount(codes[codes >= 0], minlength=len(self.speaker_names))
+        pairs = [(self.speaker_names[c], int(counts[c])) for c in np.flatnonzero(counts)]
+        pairs.sort(key=lambda p: (-p[1], p[0].casefold()))
+        return pairs[:limit]
+
+
+def load_quote_index(directory: Path, count: int, dimension: int) -> QuoteIndex:
+    """Load and check against the manifest's count of quotations."""
+    try:
+        arrays = {name: np.load(directory / f"{name}.npy", allow_pickle=False) for name in ARRAYS}
+        names = json.loads((directory / SPEAKERS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"{directory}: unreadable quotation index: {exc}") from exc
+    for name, values in arrays.items():
+        if values.shape != (count,):
+            raise IndexCorrupt(f"{directory}/{name}.npy has shape {values.shape}, expected ({count},)")
+    if count and (int(arrays["speaker"].max()) >= len(names) or int(arrays["kind"].max()) >= len(QUOTE_KINDS)):
+        raise IndexCorrupt(f"{directory}: speaker or kind codes out of range")
+    bm25 = BM25Index.load(directory / BM25_DIR)
+    if bm25.n_docs != count:
+        raise IndexCorrupt(f"{directory}: BM25 holds {bm25.n_docs} quotations, the manifest {count}")
+    dense = load_dense(directory / DENSE, dimension, count)
+    searchable = np.isin(arrays["kind"], [QUOTE_KINDS.index(k) for k in SEARCHABLE])
+    speaker = arrays["speaker"]
+    counts = np.bincount(speaker[(speaker >= 0) & searchable], minlength=len(names))
+    return QuoteIndex(bm25, dense, arrays["article"], speaker, arrays["kind"], names, counts,
+                      SpeakerLookup.build(names))
