@@ -163,6 +163,8 @@ BAD_REQUESTS = [
     ({"q": "Putin", "sort": "oldest"}, "sort"),
     ({"q": "Putin", "group": "sentence"}, "group"),
     ({"q": "Putin", "source": [f"s{i}" for i in range(21)]}, "source"),
+    ({"q": "Putin", "type": "sayings"}, "type"),
+    ({"q": "Putin", "type": "quotes", "speaker": "P" * 201}, "speaker"),
 ]
 
 
@@ -219,6 +221,60 @@ def test_article_endpoint_and_its_404(client, openapi) -> None:
     assert slashed["error"]["param"] == "article_id"
 
 
+def test_article_lists_its_quotations_with_offsets(client, openapi) -> None:
+    hit = get(client, openapi, "/api/search", query_string={"q": PUTIN_QUESTION})["hits"][0]
+    article = get(client, openapi, f"/api/articles/{hit['article_id']}")
+    text, quotes = article["text"], article["quotes"]
+    assert [q["start"] for q in quotes] == sorted(q["start"] for q in quotes)
+    for q in quotes:
+        assert q["parts"][0][0] == q["start"] and q["parts"][-1][1] == q["end"]
+        spoken = " ".join(" ".join(text[a:b].split()).rstrip(",;: ") for a, b in q["parts"])
+        assert q["text"] == spoken and '"' not in text[q["start"]:q["end"]][:1]  # offsets exclude the marks
+    by_text = {q["text"]: q for q in quotes}
+    putin = by_text["We are convinced that in the end the Syrian people will be victorious"]
+    assert (putin["speaker"], putin["role"], putin["kind"]) == ("Vladimir Putin", "President", "full")
+    moallem = next(q for q in quotes if "works miracles" in q["text"])
+    assert moallem["speaker"] == "Walid al-Moallem" and moallem["kind"] == "full"
+    assert by_text["terrorism"]["kind"] == "term" and by_text["terrorism"]["speaker"] is None
+
+
+def test_quote_search_names_the_speaker_source_and_date(client, openapi) -> None:
+    body = get(client, openapi, "/api/search", query_string={"q": "What did Putin say about Syria?", "type": "quotes"})
+    assert body["type"] == "quotes" and body["total"] >= 4
+    first = body["hits"][0]
+    assert first["quotation"]["speaker"] == "Vladimir Putin" and first["speaker_named"] is True
+    assert (first["source"], first["date"], first["title"]) == ("DW", "2015-06-29", PUTIN_2015)
+    assert {"name": "Vladimir Putin", "count": 4} in body["speakers"]
+    assessed = get(client, openapi, "/api/search", query_string={"q": "Assad's words on Russia's support",
+                                                                 "type": "quotes"})
+    assert assessed["hits"][0]["quotation"]["speaker"] == "Assad"
+    assert assessed["hits"][0]["quotation"]["text"].startswith("Even though Russia now is also conducting")
+
+
+def test_speaker_filter_in_both_types(client, openapi) -> None:
+    quotes = get(client, openapi, "/api/search", query_string={"q": "Syria", "type": "quotes", "speaker": "Putin"})
+    assert quotes["hits"] and {h["quotation"]["speaker"] for h in quotes["hits"]} == {"Vladimir Putin"}
+    articles = get(client, openapi, "/api/search", query_string={"q": "Syria", "speaker": "Assad"})
+    assert [h["title"] for h in articles["hits"]] == [ASSAD_2023]
+    assert [q["speaker"] for q in articles["hits"][0]["quotations"]] == ["Assad"]
+    assert articles["speakers"] == []  # the facet belongs to quotation hits
+    none = get(client, openapi, "/api/search", query_string={"q": "Syria", "type": "quotes", "speaker": "Nobody"})
+    assert none["hits"] == [] and none["total"] == 0
+
+
+def test_speakers_endpoint(client, openapi) -> None:
+    everyone = get(client, openapi, "/api/speakers")
+    assert everyone["speakers"][0] == {"name": "Vladimir Putin", "count": 4}
+    assert get(client, openapi, "/api/speakers", query_string={"q": "al-m"})["speakers"] == [
+        {"name": "Walid al-Moallem", "count": 1}]
+    assert get(client, openapi, "/api/speakers", query_string={"q": "ASS"})["speakers"] == [
+        {"name": "Assad", "count": 1}]
+    assert get(client, openapi, "/api/speakers", query_string={"q": "zzz"})["speakers"] == []
+    assert len(get(client, openapi, "/api/speakers", query_string={"limit": "1"})["speakers"]) == 1
+    for params, param in (({"limit": "0"}, "limit"), ({"limit": "x"}, "limit"), ({"q": "a" * 201}, "q")):
+        assert get(client, openapi, "/api/speakers", status=400, query_string=params)["error"]["param"] == param
+
+
 def test_index_summary_equals_indexer_stats_json(client, openapi, seeds_index: Path) -> None:
     from indexer.cli import main
 
@@ -245,7 +301,7 @@ def test_api_responses_carry_security_headers(client) -> None:
 def test_openapi_documents_what_the_code_accepts(openapi) -> None:
     params = {p["name"]: p for p in openapi["paths"]["/api/search"]["get"]["parameters"]}
     assert set(params) == {"q", "mode", "fusion", "alpha", "k", "page", "date_from", "date_to", "source", "sort",
-                           "group"}
+                           "group", "type", "speaker"}
     assert params["q"]["required"] is True
     assert params["k"]["schema"]["maximum"] == 100
     assert set(openapi["paths"]["/api/search"]["get"]["responses"]) >= {"200", "400", "500"}

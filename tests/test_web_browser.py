@@ -184,3 +184,53 @@ def test_payloads_in_articles_and_query_never_run(browser, evil_server: str, tmp
     assert page.evaluate("window.__pwned") is None
     assert dialogs == []
     page.close()
+
+
+def test_quotation_cards_and_speaker_filter_in_a_browser(browser, seeds_server: str, tmp_path: Path) -> None:
+    """The seeds questions, asked for quotations: the speaker's words first, signed; the speaker link filters."""
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(seeds_server + "/")
+    page.fill("#q", "What did Putin say about Syria?")
+    page.check("input[name=type][value=quotes]")
+    with page.expect_navigation():
+        page.press("#q", "Enter")
+    cards = page.locator("li.quote-hit")
+    assert cards.count() >= 5
+    words = [cards.nth(i).locator("blockquote.words").inner_text() for i in range(4)]
+    assert "“We are convinced that in the end the Syrian people will be victorious”" in words
+    assert cards.first.locator("p.attribution").inner_text() == "— Vladimir Putin, President · DW · 29 June 2015"
+    assert [cards.nth(i).locator("a.speaker").inner_text() for i in range(4)] == ["Vladimir Putin"] * 4
+    assert "Walid al-Moallem" in page.locator("nav.facet").inner_text()
+    screenshot(page, tmp_path, "quotes.png")
+    # the speaker under a card filters by that speaker
+    with page.expect_navigation():
+        page.locator("nav.facet a.speaker", has_text="Walid al-Moallem").click()
+    assert "speaker=Walid+al-Moallem" in page.url
+    assert page.locator("li.quote-hit").count() == 1
+    assert "works miracles" in page.locator("li.quote-hit blockquote").inner_text()
+    assert page.locator("li.quote-hit p.attribution").inner_text().startswith(
+        "— Walid al-Moallem, Syria's Foreign Minister · DW · 29 June 2015")
+    # a card's words lead to the article, the passage with the quotation marked
+    with page.expect_navigation():
+        page.locator("li.quote-hit blockquote a").click()
+    assert page.locator("h1").inner_text() == "Russia pledges to support Syrian government"
+    assert any("works miracles" in t for t in page.locator("mark.quotation").all_inner_texts())
+    assert "works miracles" in " ".join(page.locator("mark.passage").all_inner_texts())
+    # the second seed: Assad's words come first, with the filter chosen from a card
+    page.goto(seeds_server + "/")
+    page.fill("#q", "Assad's words on Russia's support")
+    page.check("input[name=type][value=quotes]")
+    with page.expect_navigation():
+        page.press("#q", "Enter")
+    first = page.locator("li.quote-hit").first
+    assert first.locator("blockquote").inner_text() == (
+        "“Even though Russia now is also conducting the special operation, its position has remained unchanged”")
+    assert first.locator("p.attribution").inner_text() == "— Assad · DW · 15 March 2023"
+    with page.expect_navigation():
+        first.locator("a.speaker").click()
+    assert [t for t in page.locator("li.quote-hit a.speaker").all_inner_texts()] == ["Assad"]
+    screenshot(page, tmp_path, "quotes-assad.png")
+    assert errors == []
+    page.close()

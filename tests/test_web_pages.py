@@ -201,3 +201,51 @@ def test_pagination_links(evil_client) -> None:
     second = html(evil_client.get(next_href))
     assert '<span aria-current="page">2</span>' in second and 'rel="prev"' in second
     assert '<ol class="hits" start="2">' in second
+
+
+def plain(fragment: str) -> str:
+    return " ".join(unescape(re.sub(r"<[^>]+>", "", fragment)).split())
+
+
+def test_quotation_cards_with_speaker_role_source_and_date(client) -> None:
+    page = html(client.get("/", query_string={"q": "What did Putin say about Syria?", "type": "quotes"}))
+    cards = re.findall(r'<li class="hit quote-hit">(.*?)</li>', page, re.S)
+    assert len(cards) >= 5
+    texts = [plain(re.search(r'<blockquote class="words">(.*?)</blockquote>', c, re.S).group(1)) for c in cards]
+    assert "“We are convinced that in the end the Syrian people will be victorious”" in texts[:4]
+    attribution = plain(re.search(r'<p class="attribution">(.*?)</p>', cards[0], re.S).group(1))
+    assert attribution == "— Vladimir Putin, President · DW · 29 June 2015"
+    assert '<a class="speaker" href="/?q=What+did+Putin+say+about+Syria?&amp;type=quotes&amp;speaker=Vladimir+Putin">' \
+        in cards[0]
+    assert re.search(r'<a href="/articles/[^"]+\?at=\d+&amp;q=[^"]+#chosen">Russia pledges to support Syrian government</a>',
+                     cards[0])
+    facet = re.search(r'<nav class="facet".*?</nav>', page, re.S).group(0)
+    assert "Vladimir Putin (4)" in plain(facet) and "Walid al-Moallem (1)" in plain(facet)
+    assert 'value="quotes" checked' in page  # the choice of quotations stays selected
+
+
+def test_speaker_link_filters_and_can_be_removed(client) -> None:
+    page = html(client.get("/", query_string={"q": "Syria", "type": "quotes", "speaker": "Walid al-Moallem"}))
+    cards = re.findall(r'<li class="hit quote-hit">(.*?)</li>', page, re.S)
+    assert len(cards) == 1 and "works miracles" in plain(cards[0])
+    assert '<input type="hidden" name="speaker" value="Walid al-Moallem">' in page
+    assert re.search(r'<a href="/\?q=Syria&amp;type=quotes" aria-label="Remove the speaker filter">', page)
+    assert 'aria-current="true">Walid al-Moallem</a>' in page  # the facet shows which speaker is chosen
+
+
+def test_article_hits_list_their_quotations(client) -> None:
+    page = html(client.get("/", query_string={"q": PUTIN_QUESTION}))
+    listed = re.search(r'<ul class="hit-quotations".*?</ul>', page, re.S).group(0)
+    assert "We are convinced that in the end the Syrian people will be victorious — Vladimir Putin, President" \
+        in plain(listed)
+
+
+def test_article_view_marks_quotations_and_lists_them(client) -> None:
+    hit = client.get("/api/search", query_string={"q": "Assad anniversary"}).get_json()["hits"][0]
+    page = html(client.get(f"/articles/{hit['article_id']}", query_string={"at": "1400", "q": "Assad"}))
+    marked = [plain(m) for m in re.findall(r'<mark class="quotation">(.*?)</mark>', page, re.S)]
+    assert any(m.startswith("Even though Russia now is also conducting the special operation") for m in marked)
+    assert not any(m == "special operation" for m in marked)  # scare quotes are not marked as anyone's words
+    listed = plain(re.search(r'<section class="quotations".*?</section>', page, re.S).group(0))
+    assert "— Assad" in listed and "unattributed" in listed
+    assert '<span id="chosen"></span>' in page  # ?at= scrolls to the passage holding the quotation

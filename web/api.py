@@ -1,4 +1,4 @@
-"""JSON API: /api/search, /api/articles/<id>, /api/index, /api/openapi.json, one error shape for all."""
+"""JSON API: /api/search, /api/speakers, /api/articles/<id>, /api/index, /api/openapi.json, one error shape."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from search.errors import BadQuery
-from search.models import Article, Hit, Passage, SearchRequest, SearchResult
+from search.models import MAX_SPEAKER_CHARS, Article, Hit, Passage, Quotation, QuoteHit, SearchRequest, SearchResult
 
 from .openapi import document
 
@@ -86,6 +86,8 @@ def parse_search(args: MultiDict[str, str]) -> SearchRequest:
         sources=sources,
         sort=_text(args, "sort") or defaults.sort,
         group=_text(args, "group") or defaults.group,
+        type=_text(args, "type") or defaults.type,
+        speaker=_text(args, "speaker"),
     )
 
 
@@ -94,8 +96,40 @@ def passage_json(passage: Passage) -> dict[str, Any]:
     return {"text": passage.text, "start": passage.start, "end": passage.end, "heading": passage.heading}
 
 
-def hit_json(hit: Hit) -> dict[str, Any]:
+def quotation_json(quotation: Quotation) -> dict[str, Any]:
+    """A quotation: the spoken words, its span and parts in the article's text, who said it and in what role."""
+    return {
+        "text": quotation.text,
+        "start": quotation.start,
+        "end": quotation.end,
+        "parts": [list(p) for p in quotation.parts],
+        "speaker": quotation.speaker,
+        "role": quotation.role,
+        "kind": quotation.kind,
+    }
+
+
+def quote_hit_json(hit: QuoteHit) -> dict[str, Any]:
+    """One quotation hit with its article's title, source and date."""
+    return {
+        "rank": hit.rank,
+        "article_id": hit.quotation.article_id,
+        "title": hit.title,
+        "source": hit.source,
+        "url": hit.url,
+        "date": hit.date,
+        "score": hit.score,
+        "scores": asdict(hit.scores),
+        "quotation": quotation_json(hit.quotation),
+        "speaker_named": hit.speaker_named,
+        "highlights": [{"start": s.start, "end": s.end, "kind": s.kind} for s in hit.highlights],
+    }
+
+
+def hit_json(hit: Hit | QuoteHit) -> dict[str, Any]:
     """One hit, every offset an article character offset."""
+    if isinstance(hit, QuoteHit):
+        return quote_hit_json(hit)
     return {
         "rank": hit.rank,
         "article_id": hit.article_id,
@@ -109,6 +143,7 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "quote": asdict(hit.quote) if hit.quote is not None else None,
         "highlights": [{"start": s.start, "end": s.end, "kind": s.kind} for s in hit.highlights],
         "more_passages": [passage_json(p) for p in hit.more_passages],
+        "quotations": [quotation_json(q) for q in hit.quotations],
     }
 
 
@@ -117,16 +152,18 @@ def result_json(result: SearchResult) -> dict[str, Any]:
     return {
         "query": result.query,
         "mode": result.mode,
+        "type": result.type,
         "took_ms": result.took_ms,
         "total": result.total,
         "page": result.page,
         "k": result.k,
         "hits": [hit_json(h) for h in result.hits],
+        "speakers": [{"name": name, "count": count} for name, count in result.speakers],
     }
 
 
-def article_json(article: Article, passages: list[Passage]) -> dict[str, Any]:
-    """The cleaned article with its headings and passages."""
+def article_json(article: Article, passages: list[Passage], quotes: list[Quotation]) -> dict[str, Any]:
+    """The cleaned article with its headings, passages and quotations."""
     return {
         "id": article.id,
         "title": article.title,
@@ -138,6 +175,7 @@ def article_json(article: Article, passages: list[Passage]) -> dict[str, Any]:
         "headings": [{"start": h.start, "end": h.end, "text": h.text} for h in article.headings],
         "passages": [{"ordinal": p.ordinal, "start": p.start, "end": p.end, "heading": p.heading, "text": p.text}
                      for p in passages],
+        "quotes": [quotation_json(q) for q in quotes],
     }
 
 
@@ -163,7 +201,27 @@ def article(article_id: str) -> ResponseReturnValue:
     found = engine().article(article_id)
     if found is None:
         return jsonify(error_body("not_found", f"no article with id {article_id!r}", "article_id")), 404
-    return jsonify(article_json(found, engine().article_passages(article_id)))
+    return jsonify(article_json(found, engine().article_passages(article_id), engine().article_quotations(article_id)))
+
+
+MAX_SPEAKERS = 100
+
+
+@bp.get("/speakers")
+def speakers() -> ResponseReturnValue:
+    """Speakers whose name (or a word of it) starts with q, most quotations first: the speaker box completes."""
+    try:
+        args = flask_request.args
+        prefix = args.get("q", "").strip()
+        if len(prefix) > MAX_SPEAKER_CHARS:
+            raise BadQuery(f"q is {len(prefix)} characters; at most {MAX_SPEAKER_CHARS}", "q")
+        limit = _int(args, "limit", 20)
+        if not 1 <= limit <= MAX_SPEAKERS:
+            raise BadQuery(f"limit must be between 1 and {MAX_SPEAKERS}; got {limit}", "limit")
+    except BadQuery as exc:
+        return bad_request(exc)
+    found = engine().speakers(prefix, limit)
+    return jsonify({"query": prefix, "speakers": [{"name": name, "count": count} for name, count in found]})
 
 
 @bp.get("/index")

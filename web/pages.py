@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from search.errors import BadQuery
 from search.highlight import lexical_spans
-from search.models import MAX_DEPTH, MODES, SORTS, Hit, Passage, SearchResult
+from search.models import MAX_DEPTH, MODES, SORTS, TYPES, Hit, Passage, Quotation, QuoteHit, SearchResult
 from search.query import parse_question
 
 from . import render
@@ -40,6 +40,32 @@ class HitView:
     heading: str | None
     snippet: Markup
     more: list[tuple[str | None, Markup, str]] = field(default_factory=list)
+    quotations: list[QuotationView] = field(default_factory=list)
+
+
+@dataclass
+class QuotationView:
+    """A quotation as the page shows it: the words marked, then "— speaker, role · source · date"."""
+
+    words: Markup
+    speaker: str | None
+    speaker_href: str | None
+    role: str | None
+    href: str  # the article in the archive, at the quotation
+    partial: bool  # a phrase from inside a sentence: shown with a leading ellipsis
+
+
+@dataclass
+class QuoteHitView:
+    """One quotation hit: its words and attribution, and the article it comes from."""
+
+    rank: int
+    quotation: QuotationView
+    title: str
+    source: str | None
+    date: str | None
+    date_text: str
+    named: bool
 
 
 def query_terms(q: str) -> tuple[set[str], tuple[str, ...]]:
@@ -48,15 +74,42 @@ def query_terms(q: str) -> tuple[set[str], tuple[str, ...]]:
     return set(parsed.marked_terms), parsed.phrases
 
 
-def article_href(article_id: str, ordinal: int | None = None, q: str | None = None) -> str:
-    """The archive's own view of an article, marking one passage and the question's terms."""
+def article_href(article_id: str, ordinal: int | None = None, q: str | None = None, at: int | None = None) -> str:
+    """The archive's own view of an article, marking one passage (or the one holding offset `at`) and the terms."""
     args: dict[str, Any] = {}
     if ordinal is not None:
         args["p"] = ordinal
+    if at is not None:
+        args["at"] = at
     if q:
         args["q"] = q
-    anchor = f"#passage-{ordinal}" if ordinal is not None else ""
+    anchor = f"#passage-{ordinal}" if ordinal is not None else ("#chosen" if at is not None else "")
     return url_for("pages.article", article_id=article_id, **args) + anchor
+
+
+def speaker_href(speaker: str, q: str) -> str:
+    """The same question, as quotations of this speaker only."""
+    return url_for("pages.search", q=q, type="quotes", speaker=speaker)
+
+
+def quotation_view(quotation: Quotation, q: str, terms: set[str], phrases: tuple[str, ...]) -> QuotationView:
+    """Words with the question's terms marked; the speaker a filter link unless nobody is named."""
+    return QuotationView(
+        words=render.mark(quotation.text, lexical_spans(quotation.text, 0, terms, phrases)),
+        speaker=quotation.speaker,
+        speaker_href=speaker_href(quotation.speaker, q) if quotation.speaker else None,
+        role=quotation.role,
+        href=article_href(quotation.article_id, q=q, at=quotation.start),
+        partial=quotation.kind == "partial" and not quotation.text[:1].isupper(),
+    )
+
+
+def quote_hit_view(hit: QuoteHit, q: str) -> QuoteHitView:
+    terms, phrases = query_terms(q)
+    return QuoteHitView(
+        rank=hit.rank, quotation=quotation_view(hit.quotation, q, terms, phrases), title=hit.title or hit.quotation.article_id,
+        source=hit.source, date=hit.date, date_text=render.human_date(hit.date), named=hit.speaker_named,
+    )
 
 
 def _more(passage: Passage, hit: Hit, q: str, terms: set[str], phrases: tuple[str, ...]) -> tuple[str | None, Markup, str]:
@@ -85,6 +138,7 @@ def hit_view(hit: Hit, q: str) -> HitView:
         heading=hit.passage.heading,
         snippet=render.snippet(hit.passage.text, hit.highlights, hit.passage.start, focus),
         more=[_more(p, hit, q, terms, phrases) for p in hit.more_passages],
+        quotations=[quotation_view(x, q, terms, phrases) for x in hit.quotations],
     )
 
 
@@ -121,12 +175,18 @@ def search() -> ResponseReturnValue:
         "date_from": args.get("date_from", ""),
         "date_to": args.get("date_to", ""),
         "sources": set(args.getlist("source")),
+        "type": args.get("type", "articles"),
+        "speaker": args.get("speaker", "").strip(),
     }
     context: dict[str, Any] = {
-        "form": form, "modes": MODES, "sorts": SORTS, "page_sizes": PAGE_SIZES,
-        "sources": engine().sources(), "result": None, "hits": [], "error": None, "pages": None,
+        "form": form, "modes": MODES, "sorts": SORTS, "types": TYPES, "page_sizes": PAGE_SIZES,
+        "sources": engine().sources(), "result": None, "hits": [], "error": None, "pages": None, "facet": [],
         "filtered": bool(form["date_from"] or form["date_to"] or form["sources"] or form["sort"] != "relevance"),
+        "unfilter_speaker": None,
     }
+    if form["speaker"]:
+        context["unfilter_speaker"] = url_for("pages.search") + "?" + urlencode(
+            [(k, v) for k, v in args.items(multi=True) if k not in ("speaker", "page")])
     if not q.strip():
         return render_template("search.html", **context)
     try:
@@ -134,7 +194,9 @@ def search() -> ResponseReturnValue:
     except BadQuery as exc:
         context["error"] = {"message": str(exc), "param": exc.param}
         return render_template("search.html", **context), 400
-    context.update(result=result, hits=[hit_view(h, q) for h in result.hits], pages=pagination(result, args))
+    hits = [quote_hit_view(h, q) if isinstance(h, QuoteHit) else hit_view(h, q) for h in result.hits]
+    facet = [(name, count, speaker_href(name, q), name == form["speaker"]) for name, count in result.speakers]
+    context.update(result=result, hits=hits, pages=pagination(result, args), facet=facet)
     return render_template("search.html", **context)
 
 
@@ -145,8 +207,11 @@ def article(article_id: str) -> ResponseReturnValue:
     if found is None:
         abort(404, description=f"There is no article with the id {article_id!r} in this index.")
     passages = engine().article_passages(article_id)
-    p_arg = request.args.get("p", "")
+    p_arg, at_arg = request.args.get("p", ""), request.args.get("at", "")
     chosen = next((p for p in passages if p_arg.isdigit() and p.ordinal == int(p_arg)), None)
+    if chosen is None and at_arg.isdigit() and len(at_arg) < 10:
+        chosen = next((p for p in passages if p.start <= int(at_arg) < p.end), None)
+    quotes = [x for x in engine().article_quotations(article_id) if x.kind != "term"]
     q = request.args.get("q", "")
     spans: list[Any] = []
     if q.strip():
@@ -154,6 +219,7 @@ def article(article_id: str) -> ResponseReturnValue:
         spans.extend(lexical_spans(found.text, 0, terms, phrases))
     if chosen is not None:
         spans.append(render.Mark(chosen.start, chosen.end, "passage"))
+    spans.extend(render.Mark(a, b, "quotation") for x in quotes for a, b in x.parts)
     headings = {h.start: h for h in found.headings}
     blocks = []
     for start, end in render.blocks(found.text):
@@ -166,5 +232,6 @@ def article(article_id: str) -> ResponseReturnValue:
                        "html": render.mark(found.text[start:end], spans_here)})
     return render_template(
         "article.html", article=found, blocks=blocks, chosen=chosen, q=q,
+        quotations=[quotation_view(x, q, *query_terms(q)) for x in quotes],
         url=render.safe_url(found.url), date_text=render.human_date(found.date),
     )

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 
-# Outer to inner: a passage holds the quote (semantic), which holds matched terms (lexical).
-KINDS: tuple[str, ...] = ("passage", "semantic", "lexical")
+# Outer to inner: a passage holds quotations and the quote (semantic), which hold matched terms (lexical).
+KINDS: tuple[str, ...] = ("passage", "quotation", "semantic", "lexical")
 ELLIPSIS = "…"
 _WORD = re.compile(r"\S+")
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
