@@ -43,6 +43,7 @@ bench: install
 	rm -rf var/bench-5k
 	$(PY) -m bench.build --stories 5000 --keep var/bench-5k --out bench/results/build-5000.json
 	$(PY) -m bench.search --index var/bench-5k --out bench/results/search-5000.json
+	$(PY) -m bench.quotes --out bench/results/quotes.json
 
 SCALES ?= 10k:10000 100k:100000 1m:1000000
 bench-scale: install

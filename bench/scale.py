@@ -42,7 +42,7 @@ def dir_bytes(path: Path) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from .scalegen import SIGMA, generate, load_base, write_index
+    from .scalegen import generate, load_base, write_index
 
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -85,7 +85,6 @@ def library(index: Path, asked: list[str], rank_bm25: bool, recall_queries: int)
     from search.engine import SearchEngine
     from search.models import SearchRequest
     from search.query import parse_question
-    from search.text import tokenize
 
     t = time.perf_counter()
     engine = SearchEngine.open(index, embed_threads=1)  # as the server runs

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import sqlite3
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
@@ -129,7 +128,7 @@ def _noisy(vectors: np.ndarray, rng: np.random.Generator, sigma: float) -> np.nd
 def generate(base: Base, target: int, seed: int = 0, sigma: float = SIGMA) -> Scaled:
     """Replica 0 of every story is the real story; replica r > 0 gets a new id, a date in 1987-2024, one of a few
     sources, and one sentence swapped for a sentence of another real story (offsets rebuilt from its own text)."""
-    from search.models import Article, Passage
+    from search.models import Passage
 
     rng = np.random.default_rng(seed)
     n_base = len(base.articles)

@@ -78,6 +78,13 @@ def main() -> None:
         modes[mode] = figures(took)
     took = [engine.search(SearchRequest(q)).took_ms for q in asked]
     modes["hybrid_repeated_cached_vectors"] = figures(took)
+    engine.vectors.clear()
+    took = [engine.search(SearchRequest(q, type="quotes")).took_ms for q in asked]
+    modes["quotes_hybrid"] = figures(took)
+    speakers = [name for name, _ in engine.speakers("", 20)]
+    took = [engine.search(SearchRequest(f"What did {name.split()[-1]} say?", type="quotes")).took_ms
+            for name in speakers]  # a named speaker: one more ranking over that speaker's quotations
+    modes["quotes_named_speaker"] = figures(took) if took else {}
     result["took_ms"] = modes
     print(json.dumps(result, indent=2))
     if args.out:

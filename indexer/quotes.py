@@ -461,7 +461,6 @@ def _before_attribution(head: str, people: _People | None = None) -> str | None:
 def _kind(text: str, parts: list[tuple[int, int]], sentence_start: int, sentence: str, head: str,
           has_speaker: bool) -> str:
     """full, partial or term, from where the quotation sits in its sentence and what it holds."""
-    start, end = parts[0][0], parts[-1][1]
     inner = " ".join(text[a:b] for a, b in parts)
     words = _words(inner)
     head_stripped = head.rstrip()

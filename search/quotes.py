@@ -41,7 +41,10 @@ def is_named(speaker: str) -> bool:
 
 def speaker_matches(value: str, speaker: str) -> bool:
     """The filter's rule: the full name, or its last words ("Putin", "al-Moallem"), case and accents as written."""
-    want, have = name_words(value), name_words(speaker)
+    return _ends_with(name_words(speaker), name_words(value))
+
+
+def _ends_with(have: list[str], want: list[str]) -> bool:
     return bool(want) and len(want) <= len(have) and have[len(have) - len(want):] == want
 
 
@@ -150,15 +153,11 @@ class QuoteIndex:
     speaker_names: list[str]
     speaker_counts: np.ndarray  # searchable quotations per speaker code
     lookup: SpeakerLookup
+    searchable: np.ndarray  # bool [quotes]: full and partial quotations may be hits, terms never
 
     @property
     def count(self) -> int:
         return int(self.article.shape[0])
-
-    @property
-    def searchable(self) -> np.ndarray:
-        """Quotations that may be hits: full and partial, never terms."""
-        return np.isin(self.kind, [QUOTE_KINDS.index(k) for k in SEARCHABLE])
 
     def rows_of_article(self, article_row: int) -> np.ndarray:
         """Quotation rows of one article (rows are in article order)."""
@@ -173,7 +172,8 @@ class QuoteIndex:
 
     def codes_matching(self, value: str) -> list[int]:
         """Speaker codes the speaker filter `value` selects."""
-        return [c for c, name in enumerate(self.speaker_names) if speaker_matches(value, name)]
+        want = name_words(value)
+        return [c for c, have in enumerate(self.lookup.words) if _ends_with(have, want)]
 
     def speakers(self, prefix: str = "", limit: int = 20) -> list[tuple[str, int]]:
         """Speakers whose name or one of its words starts with `prefix`, most quotations first."""
@@ -219,4 +219,4 @@ def load_quote_index(directory: Path, count: int, dimension: int) -> QuoteIndex:
     speaker = arrays["speaker"]
     counts = np.bincount(speaker[(speaker >= 0) & searchable], minlength=len(names))
     return QuoteIndex(bm25, dense, arrays["article"], speaker, arrays["kind"], names, counts,
-                      SpeakerLookup.build(names))
+                      SpeakerLookup.build(names), searchable)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-import re
 from pathlib import Path
 
-import pytest
 
 from conftest import REUTERS, SEEDS, require
-from indexer.quotes import Found, extract_quotations
+from indexer.quoteeval import load_labelled, same_speaker, score
+from indexer.quotes import extract_quotations
 from indexer.sources import read_file
 from search.models import Article
 
@@ -88,45 +86,10 @@ def test_seed_quotations_and_their_speakers() -> None:
     assert all(not (t == "special operation" and k != "term") for t, k, _ in got)
 
 
-def _norm(name: str | None) -> str | None:
-    if name is None:
-        return None
-    name = re.sub(r"^(the|a|an|one)\s+", "", name.casefold().replace("\u2019", "'"))
-    return re.sub(r"[^\w' -]", "", name).strip()
-
-
-def score(labels: dict, articles: dict[str, Article]) -> dict[str, float]:
-    """Span precision/recall/F1 over quotations of a speaker (terms excluded) and speaker accuracy on the matches.
-
-    A span matches when start and end are exact. A speaker matches when equal after lower-casing and dropping a
-    leading article; a longer or shorter form of the same phrase (same last word) also counts.
-    """
-    tp = fp = fn = right = 0
-    for story in labels["stories"]:
-        text = articles[story["id"]].text
-        gold = {(q["start"], q["end"]): q for q in story["quotes"] if q["kind"] != "term"}
-        pred: dict[tuple[int, int], Found] = {(f.start, f.end): f for f in extract_quotations(text) if f.kind != "term"}
-        tp += len(gold.keys() & pred.keys())
-        fp += len(pred.keys() - gold.keys())
-        fn += len(gold.keys() - pred.keys())
-        for key in gold.keys() & pred.keys():
-            g, p = _norm(gold[key]["speaker"]), _norm(pred[key].speaker)
-            right += g == p or bool(g and p and (g in p or p in g) and g.split()[-1] == p.split()[-1])
-    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-    return {"precision": precision, "recall": recall, "f1": 2 * precision * recall / max(precision + recall, 1e-9),
-            "speaker_accuracy": right / max(tp, 1), "quotations": tp + fn, "stories": len(labels["stories"])}
-
-
 def test_labelled_reuters_set(tmp_path: Path) -> None:
     """49 stories labelled by reading them (ids, offsets, kinds, speakers only; texts come from ../shared/data)."""
-    labels = json.loads(LABELS.read_text(encoding="utf-8"))
+    labels, articles = load_labelled(LABELS, require(REUTERS), tmp_path)
     wanted = {s["id"] for s in labels["stories"]}
-    subset = tmp_path / "stories.jsonl"
-    with gzip.open(require(REUTERS), "rt", encoding="utf-8") as src, subset.open("w", encoding="utf-8") as out:
-        for line in src:
-            if json.loads(line)["id"] in wanted:
-                out.write(line)
-    articles = {a.id: a for a in read_file(subset, "jsonl") if isinstance(a, Article)}
     assert wanted == set(articles)
     for story in labels["stories"]:  # the labels are between-the-marks spans of the project's own article text
         text = articles[story["id"]].text
@@ -136,3 +99,10 @@ def test_labelled_reuters_set(tmp_path: Path) -> None:
     print(json.dumps(figures))
     assert figures["stories"] >= 40
     assert figures["f1"] >= 0.90 and figures["speaker_accuracy"] >= 0.85, figures
+
+
+def test_speaker_comparison_rules() -> None:
+    assert same_speaker("Vladimir Putin", "vladimir putin") and same_speaker("a ministry spokesman", "Ministry spokesman")
+    assert same_speaker("Putin", "Vladimir Putin") and not same_speaker("Putin", "Vladimir Putin", strict=True)
+    assert not same_speaker("Vladimir Putin", "Walid al-Moallem") and not same_speaker("Putin", None)
+    assert same_speaker(None, None)
