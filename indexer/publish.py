@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from search.errors import BuildError
-from search.layout import BUILDS, CURRENT, MANIFEST, TMP_PREFIX, fsync_dir, sha256_file
+from search.layout import BUILDS, CURRENT, MANIFEST, TMP_PREFIX, fsync_dir, remove_unheld_build, sha256_file
 
 LOCK = ".rebuild.lock"
 
@@ -43,6 +43,9 @@ def clean_leftovers(index_dir: Path) -> list[str]:
             if entry.name.startswith(TMP_PREFIX):
                 shutil.rmtree(entry, ignore_errors=True)
                 removed.append(entry.name)
+    current = (index_dir / CURRENT).read_text(encoding="utf-8").strip() if (index_dir / CURRENT).is_file() else None
+    if current and builds.is_dir():  # old builds a server held at the last publish, now let go
+        removed.extend(prune(index_dir, keep=current))
     return removed
 
 
@@ -96,12 +99,13 @@ def publish(index_dir: Path, tmp: Path, build_id: str, manifest: dict[str, Any])
 
 
 def prune(index_dir: Path, keep: str) -> list[str]:
-    """Delete published builds other than `keep`; open readers keep their files until they close."""
+    """Delete published builds other than `keep` that no server holds (a held one goes when its reader lets go,
+    or at the next rebuild)."""
     removed = []
     for entry in (index_dir / BUILDS).iterdir():
         if entry.name != keep and not entry.name.startswith(TMP_PREFIX) and entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry.name)
+            if remove_unheld_build(entry):
+                removed.append(entry.name)
     for stray in index_dir.glob(f"{CURRENT}.*.tmp"):
         stray.unlink(missing_ok=True)
     return removed

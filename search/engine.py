@@ -16,7 +16,7 @@ from .bm25 import BM25Index
 from .columns import NO_DAY, Columns, day_number, load_columns
 from .dense import load_dense, search_dense
 from .embed import Embedder, load_index_embedder
-from .errors import IndexCorrupt, IndexMismatch
+from .errors import IndexCorrupt, IndexMismatch, SearchTimeout
 from .highlight import choose_quote, lexical_spans, matches
 from .layout import BM25_DIR, COLUMNS, DENSE, QUOTES, STORE, current_build, read_manifest, summary
 from .models import Article, Hit, Passage, Quotation, Quote, QuoteHit, Scores, SearchRequest, SearchResult, Span
@@ -29,6 +29,12 @@ MORE_PASSAGES = 2
 QUOTES_PER_ARTICLE = 2  # type=quotes: an article's further quotations wait until every article has shown two
 HIT_QUOTATIONS = 3  # an article hit carries at most this many of its matching quotations
 QUOTE_MIN_COSINE = 0.35  # all-MiniLM-L6-v2: a quotation this close to the question is on its subject
+
+
+def _on_time(deadline: float | None) -> None:
+    """Cut a search that is past its deadline (checked between steps; each step is short)."""
+    if deadline is not None and time.perf_counter() > deadline:
+        raise SearchTimeout("the search took too long and was stopped; try a narrower question or fewer results")
 
 
 @dataclass(frozen=True)
@@ -116,8 +122,20 @@ class SearchEngine:
         embed_threads: int | None = None,
     ) -> SearchEngine:
         """Load the current build with its own model variant; a model other than the index's is refused, naming both."""
-        build = current_build(Path(index_dir))
-        manifest = read_manifest(build)
+        return cls.open_build(current_build(Path(index_dir)), model, embedder, settings, embed_threads)
+
+    @classmethod
+    def open_build(
+        cls,
+        build: Path,
+        model: str | None = None,
+        embedder: Embedder | None = None,
+        settings: EngineSettings = EngineSettings(),
+        embed_threads: int | None = None,
+        manifest: dict[str, Any] | None = None,
+    ) -> SearchEngine:
+        """Load one published build (see `open`); an embedder of another fingerprint is refused."""
+        manifest = manifest if manifest is not None else read_manifest(build)
         built_with = manifest.get("model", {})
         if embedder is None:
             embedder = load_index_embedder(build, built_with, model, embed_threads)
@@ -133,6 +151,7 @@ class SearchEngine:
         return engine
 
     def close(self) -> None:
+        """Close the store's connections; the arrays and FAISS maps go with the last reference to the engine."""
         self.store.close()
 
     def summary(self) -> dict[str, Any]:
@@ -281,20 +300,25 @@ class SearchEngine:
             groups.sort(key=lambda g: -int(days[self.columns.passage_article[g[0][0]]]))  # undated (NO_DAY) last
         return groups
 
-    def search(self, request: SearchRequest) -> SearchResult:
-        """Validate, retrieve, fuse, filter, group, page; the quote and highlights for the page's hits only."""
+    def search(self, request: SearchRequest, timeout: float | None = None) -> SearchResult:
+        """Validate, retrieve, fuse, filter, group, page; the quote and highlights for the page's hits only.
+
+        With `timeout` (seconds), a search still running past it between two steps raises SearchTimeout.
+        """
         began = time.perf_counter()
+        deadline = None if timeout is None else began + timeout
         request = validate(request)
         parsed = parse_question(request.q)
         vector = None
         if request.mode != "bm25":
             vector = self.vectors.get(parsed.text or " ".join(parsed.phrases))
         if request.type == "quotes":
-            return self._search_quotes(request, parsed, vector, began)
+            return self._search_quotes(request, parsed, vector, began, deadline)
         allowed = self._allowed(request, parsed)
         need = request.page * request.k
         window = max(self.settings.window, need * (1 + MORE_PASSAGES if request.group == "article" else 1))
         while True:
+            _on_time(deadline)
             cands = self._candidates(request, parsed, allowed, window, vector)
             ranking = self._with_phrases(self._fuse(request, cands), parsed.phrases)
             groups = self._group(request, ranking)
@@ -308,6 +332,7 @@ class SearchEngine:
         else:
             total = max(self._count_articles(cands.matched), len(groups))
         page = groups[(request.page - 1) * request.k : need]
+        _on_time(deadline)
         hits = self._hits(page, cands, parsed, vector, first_rank=(request.page - 1) * request.k + 1,
                           speaker=request.speaker)
         took = (time.perf_counter() - began) * 1000
@@ -431,7 +456,7 @@ class SearchEngine:
         return ranking, cands
 
     def _search_quotes(self, request: SearchRequest, parsed: ParsedQuery, vector: np.ndarray | None,
-                       began: float) -> SearchResult:
+                       began: float, deadline: float | None = None) -> SearchResult:
         """Quotations as hits: a speaker the question names comes first, then no article more than twice a tier."""
         allowed = self._quote_mask(request, parsed)
         groups = [] if request.speaker else self.quotes.lookup.named_in(parsed.text)
@@ -439,6 +464,7 @@ class SearchEngine:
         need = request.page * request.k
         window = max(self.settings.window, need * 2)
         while True:
+            _on_time(deadline)
             ranking, cands = self._rank_quotes(request, parsed, allowed, vector, window)
             tiers, legs = [], [cands]
             for mask in masks:  # every quotation of a named speaker, ranked among themselves
@@ -456,6 +482,7 @@ class SearchEngine:
         else:
             facet_rows = [r for r, _ in ordered]
         page = ordered[(request.page - 1) * request.k : need]
+        _on_time(deadline)
         named_rows = {r for tier in tiers for r, _ in tier}
         hits = self._quote_hits(page, legs, parsed, named_rows, first_rank=(request.page - 1) * request.k + 1)
         took = (time.perf_counter() - began) * 1000

@@ -27,3 +27,7 @@ class BadQuery(NewsclipError):
     def __init__(self, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+
+
+class SearchTimeout(NewsclipError):
+    """A search ran past its deadline and was cut; the web app answers 503."""

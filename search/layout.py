@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import mmap
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +82,61 @@ def verify_build(build_dir: Path, manifest: dict[str, Any] | None = None) -> dic
         if path.stat().st_size != expected["bytes"] or sha256_file(path) != expected["sha256"]:
             raise IndexCorrupt(f"{path} does not match its checksum in the manifest")
     return manifest
+
+
+def hold_build(build_dir: Path) -> int:
+    """A reader's lease on a published build: a shared lock on its manifest, so no rebuild deletes it meanwhile.
+
+    Returns the descriptor that holds the lock (`release_build` lets go; so does the process dying). Raises
+    IndexCorrupt when the build was removed before the lock was taken.
+    """
+    path = build_dir / MANIFEST
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise IndexCorrupt(f"{build_dir} cannot be opened: {exc.strerror or exc}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a prune holds it exclusively
+        if not path.exists() or os.stat(path).st_ino != os.fstat(fd).st_ino:
+            raise IndexCorrupt(f"{build_dir} was removed while being opened")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def release_build(fd: int) -> None:
+    """End a lease taken with hold_build."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def remove_unheld_build(build_dir: Path) -> bool:
+    """Delete a published build unless a reader holds it; True when it is gone.
+
+    The exclusive lock is held while deleting, so a reader that comes in meanwhile finds the build gone and never
+    half of it. A build without a manifest (never finished) is deleted outright.
+    """
+    path = build_dir / MANIFEST
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        shutil.rmtree(build_dir, ignore_errors=True)
+        return not build_dir.exists()
+    except OSError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a server still answers from it; whoever lets go last removes it
+        os.unlink(path)  # first: a reader opening it now fails cleanly instead of loading half a build
+        shutil.rmtree(build_dir, ignore_errors=True)
+        return not build_dir.exists()
+    finally:
+        os.close(fd)
 
 
 def advise_random(array: Any) -> Any:

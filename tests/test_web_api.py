@@ -190,10 +190,10 @@ def test_wrong_method_is_json_405(client, openapi) -> None:
 
 
 def test_engine_failure_is_json_500_without_details(app, client, openapi, monkeypatch) -> None:
-    def broken(request):
+    def broken(request, timeout=None):
         raise RuntimeError("secret-internal-detail in /srv/private/path")
 
-    monkeypatch.setattr(app.extensions["newsclip"], "search", broken)
+    monkeypatch.setattr(app.extensions["newsclip"].engine, "search", broken)
     response = client.get("/api/search?q=Putin")
     assert response.status_code == 500
     body = checked(response, openapi)
@@ -328,11 +328,11 @@ def test_configured_from_the_environment(seeds_index: Path, monkeypatch) -> None
         app = create_app()
         assert app.config["EMBED_THREADS"] == 2 and app.config["FAISS_THREADS"] == 2  # parsed as integers
         assert faiss.omp_get_max_threads() == 2
-        engine = app.extensions["newsclip"]
+        engine = app.extensions["newsclip"].engine
         assert Path(engine.build_dir).parent.parent == seeds_index
         assert engine.embedder.variant == engine.manifest["model"]["variant"]  # loaded from the build itself
         assert engine.embedder._session.get_session_options().intra_op_num_threads == 2
-        engine.close()
+        app.extensions["newsclip"].close()
     finally:
         torch.set_num_threads(before)
         faiss.omp_set_num_threads(before)
@@ -370,3 +370,27 @@ def test_the_server_answers_without_torch(seeds_index: Path) -> None:
     out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["2015-06-29", False, False]
+
+
+def test_a_search_past_its_time_limit_is_a_json_503(seeds_index: Path, embedder, openapi) -> None:
+    from web import create_app
+
+    app = create_app({"INDEX": seeds_index, "TESTING": True, "EMBEDDER": embedder, "REQUEST_TIMEOUT": 1e-9,
+                      "RELOAD_INTERVAL": 0})
+    client = app.test_client()
+    response = client.get("/api/search", query_string={"q": PUTIN_QUESTION})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert checked(response, openapi)["error"]["code"] == "timeout"
+    page = client.get("/", query_string={"q": PUTIN_QUESTION})
+    assert page.status_code == 503 and "took too long" in page.get_data(as_text=True)
+    assert client.get("/api/articles/none").status_code == 404  # only searches are timed
+    app.extensions["newsclip"].close()
+
+
+def test_a_request_body_over_the_limit_is_a_400(client, openapi) -> None:
+    response = client.get("/api/search", query_string={"q": "Putin"}, data=b"x" * (16 * 1024 + 1))
+    assert response.status_code == 400
+    assert checked(response, openapi)["error"] == {
+        "code": "bad_request", "message": "request body of 16385 bytes; at most 16384", "param": "body"}
+    assert client.get("/", query_string={"q": "Putin"}, data=b"x" * 20000).status_code == 400
+    assert client.get("/api/search", query_string={"q": "Putin"}, data=b"x" * 100).status_code == 200

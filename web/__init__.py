@@ -11,11 +11,17 @@ from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from search.errors import SearchTimeout
+
 DEFAULTS: dict[str, Any] = {
     "INDEX": "var/index",
     "MODEL": None,  # None: the model the index was built with
     "FAISS_THREADS": 1,  # per query; waitress threads give the parallelism
     "EMBED_THREADS": 1,  # per question embedding (ONNX Runtime, or torch for a torch-built index)
+    "RELOAD_INTERVAL": 2.0,  # seconds between checks for a newly published build; 0 turns reloading off
+    "RELOAD_VERIFY": True,  # check every file's sha256 before serving a new build (refused if one fails)
+    "REQUEST_TIMEOUT": 10.0,  # seconds a search may run before it is cut with a 503
+    "MAX_BODY_BYTES": 16 * 1024,  # the API takes no request bodies; a bigger one is refused with a 400
 }
 
 SECURITY_HEADERS = {
@@ -55,13 +61,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     from search.engine import SearchEngine
+    from search.live import LiveIndex
 
     model = app.config.get("MODEL") or None
-    embedder = app.config.get("EMBEDDER")  # tests hand in the model they already loaded
-    app.extensions["newsclip"] = SearchEngine.open(
-        Path(app.config["INDEX"]), model=model, embedder=embedder, embed_threads=int(app.config["EMBED_THREADS"])
-    )
+    given = app.config.get("EMBEDDER")  # tests hand in the model they already loaded
+    threads = int(app.config["EMBED_THREADS"])
+
+    def opener(build: Path, manifest: dict[str, Any], previous: SearchEngine | None) -> SearchEngine:
+        """A build with its own model; the model already loaded is kept when the new build has the same one."""
+        embedder = given
+        fingerprint = manifest.get("model", {}).get("fingerprint")
+        if embedder is None and previous is not None and previous.embedder.fingerprint == fingerprint:
+            embedder = previous.embedder
+        return SearchEngine.open_build(build, model=model, embedder=embedder, embed_threads=threads,
+                                       manifest=manifest)
+
+    live = LiveIndex(Path(app.config["INDEX"]), opener, verify=bool(app.config["RELOAD_VERIFY"]))
+    app.extensions["newsclip"] = live
     _faiss_threads(app.config["FAISS_THREADS"])
+    live.watch(float(app.config["RELOAD_INTERVAL"]))
 
     from . import api, pages
 
@@ -71,7 +89,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     @app.get("/healthz")
     def healthz() -> ResponseReturnValue:
         """For load balancers and the browser test: up, and which build it serves."""
-        return jsonify({"status": "ok", "build_id": str(app.extensions["newsclip"].summary().get("build_id"))})
+        return jsonify({"status": "ok", "build_id": str(api.engine().summary().get("build_id"))})
+
+    @app.before_request
+    def refuse_bodies() -> ResponseReturnValue | None:
+        """Every endpoint is a GET: a body is never read, and one over the limit is refused before anything else."""
+        size = request.content_length
+        if size is not None and size > int(app.config["MAX_BODY_BYTES"]):
+            message = f"request body of {size} bytes; at most {app.config['MAX_BODY_BYTES']}"
+            if is_api(request.path):
+                return jsonify(api.error_body("bad_request", message, "body")), 400
+            return render_template("error.html", status=400, title="Bad request", message=message), 400
+        return None
+
+    @app.teardown_request
+    def release_engine(_exc: BaseException | None) -> None:
+        api.release_engine()
 
     @app.after_request
     def security_headers(response: Any) -> Any:
@@ -90,6 +123,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                 response.headers["Allow"] = exc.get_response().headers["Allow"]
             return response
         return render_template("error.html", status=status, title=exc.name, message=exc.description), status
+
+    @app.errorhandler(SearchTimeout)
+    def timed_out(exc: SearchTimeout) -> ResponseReturnValue:
+        app.logger.warning("search cut after %s s on %s", app.config["REQUEST_TIMEOUT"], request.full_path)
+        if is_api(request.path):
+            response = jsonify(api.error_body("timeout", str(exc), None))
+        else:
+            response = app.make_response((render_template(
+                "error.html", status=503, title="The search took too long", message=str(exc)), 503))
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> ResponseReturnValue:

@@ -19,6 +19,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     parser.add_argument("--threads", type=int, default=8, help="waitress worker threads (default: 8)")
+    parser.add_argument("--channel-timeout", type=int, default=30,
+                        help="seconds a connection may stay silent before it is closed (default: 30); requests are "
+                             "read whole before a worker thread sees them, so a slow client never holds one")
+    parser.add_argument("--connection-limit", type=int, default=200,
+                        help="open connections at most; more wait in the listen backlog (default: 200)")
     return parser.parse_args(argv)
 
 
@@ -40,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Newsclip is serving {args.index} at http://{host}:{args.port}/ (Ctrl-C to stop)", flush=True)
-    serve(app, host=args.host, port=args.port, threads=args.threads, ident="newsclip")
+    serve(app, host=args.host, port=args.port, threads=args.threads, ident="newsclip",
+          channel_timeout=args.channel_timeout, connection_limit=args.connection_limit,
+          max_request_body_size=1024 * 1024, max_request_header_size=64 * 1024, clear_untrusted_proxy_headers=True)
     return 0
 
 

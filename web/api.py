@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, g, jsonify
 from flask import request as flask_request
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
@@ -26,8 +26,28 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def engine() -> Any:
-    """The SearchEngine opened once by create_app."""
-    return current_app.extensions["newsclip"]
+    """The engine this request answers from: taken from the live index once and kept until the request ends,
+    so a build published meanwhile never changes the index under a request."""
+    found = g.get("newsclip_engine")
+    if found is None:
+        holder = current_app.extensions["newsclip"].using()
+        found = holder.__enter__()
+        g.newsclip_engine, g.newsclip_holder = found, holder
+    return found
+
+
+def release_engine() -> None:
+    """Give the request's engine back (teardown), so a replaced build can close once its requests are done."""
+    holder = g.pop("newsclip_holder", None)
+    g.pop("newsclip_engine", None)
+    if holder is not None:
+        holder.__exit__(None, None, None)
+
+
+def run_search(request: SearchRequest) -> SearchResult:
+    """One search under the configured time limit (REQUEST_TIMEOUT seconds)."""
+    timeout = current_app.config.get("REQUEST_TIMEOUT")
+    return engine().search(request, timeout=float(timeout) if timeout else None)
 
 
 def error_body(code: str, message: str, param: str | None = None) -> dict[str, Any]:
@@ -189,7 +209,7 @@ def search() -> ResponseReturnValue:
     """Answer one question."""
     try:
         request = parse_search(flask_request.args)
-        result = engine().search(request)
+        result = run_search(request)
     except BadQuery as exc:
         return bad_request(exc)
     return jsonify(result_json(result))

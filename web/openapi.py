@@ -35,7 +35,8 @@ _DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 
 _SCHEMAS: dict[str, Any] = {
     "Error": _obj({"error": _obj({
-        "code": {"type": "string", "examples": ["bad_request", "not_found", "internal_error"]},
+        "code": {"type": "string", "examples": ["bad_request", "not_found", "method_not_allowed", "timeout",
+                                                 "internal_error"]},
         "message": _STR,
         "param": _nullable(_STR),
     })}),
@@ -187,7 +188,10 @@ _DOCUMENT: dict[str, Any] = {
             "parameters": _SEARCH_PARAMS,
             "responses": {
                 "200": _json(_ref("SearchResult"), "A page of hits"),
-                "400": _json(_ref("Error"), "A bad parameter, named in error.param"),
+                "400": _json(_ref("Error"), "A bad parameter, named in error.param (`body` for a request body "
+                                            "over the limit)"),
+                "503": _json(_ref("Error"), "The search ran past the server's time limit (error.code `timeout`); "
+                                            "a Retry-After header says when to try again"),
                 **_ERRORS,
             },
         }},

@@ -1,0 +1,177 @@
+"""The index a server answers from, swapped for a newly published build while it runs (no restart, no signal)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .engine import SearchEngine
+from .errors import NewsclipError
+from .layout import BUILDS, CURRENT, current_build, hold_build, read_manifest, release_build, remove_unheld_build, verify_build
+
+log = logging.getLogger(__name__)
+
+# Opens one published build; given the engine being replaced, so it can share its model when the fingerprints agree.
+Opener = Callable[[Path, dict, "SearchEngine | None"], SearchEngine]
+
+
+@dataclass
+class _Served:
+    """One loaded build, the requests using it, and the lease that keeps rebuilds from deleting it."""
+
+    engine: SearchEngine
+    name: str
+    lease: int
+    users: int = 0
+    retired: bool = False
+    closed: bool = field(default=False, repr=False)
+
+
+def current_name(index_dir: Path) -> str | None:
+    """The build CURRENT names, or None when it cannot be read (a missing index, a rebuild mid-swap)."""
+    try:
+        return (index_dir / CURRENT).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+class LiveIndex:
+    """Requests take the served engine with `using()`; `refresh()` (or the watcher thread) loads a newer build.
+
+    A request keeps the engine it started with until it ends; the old build is closed, its lease released and its
+    folder removed only when its last request is done. A new build whose manifest or checksums fail is refused
+    with a log line, and the old one keeps serving.
+    """
+
+    def __init__(self, index_dir: Path, opener: Opener, verify: bool = True) -> None:
+        self.index_dir = Path(index_dir)
+        self.opener = opener
+        self.verify = verify
+        self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.refused: dict[str, str] = {}  # build name -> why it was refused (tried once each)
+        self.reloads = 0
+        build = current_build(self.index_dir)  # names the problem: no index, or a pointer to nothing
+        self._served = self._load(build.name, strict=True)  # type: ignore[assignment]
+
+    # -- requests ------------------------------------------------------------------------------------------
+
+    @contextmanager
+    def using(self) -> Iterator[SearchEngine]:
+        """The engine to answer one request with; it stays loaded until the request is done."""
+        with self._lock:
+            served = self._served
+            served.users += 1
+        try:
+            yield served.engine
+        finally:
+            with self._lock:
+                served.users -= 1
+                done = served.retired and served.users == 0
+            if done:
+                self._retire(served)
+
+    @property
+    def build_name(self) -> str:
+        return self._served.name
+
+    @property
+    def engine(self) -> SearchEngine:
+        """The engine new requests get (for inspection; a request uses `using()` to keep it while it runs)."""
+        return self._served.engine
+
+    # -- reloading -----------------------------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Serve the build CURRENT names if it is new and whole; True when the served build changed."""
+        with self._refresh_lock:
+            name = current_name(self.index_dir)
+            if name is None or name == self._served.name or name in self.refused:
+                return False
+            served = self._load(name, self._served.engine)
+            if served is None:
+                return False
+            with self._lock:
+                old, self._served = self._served, served
+                old.retired = True
+                done = old.users == 0
+            self.reloads += 1
+            log.warning("now serving build %s (was %s)", served.name, old.name)
+            if done:
+                self._retire(old)
+            return True
+
+    def _load(self, name: str, previous: SearchEngine | None = None, strict: bool = False) -> _Served | None:
+        """Lease, check and open one build; None (logged, remembered) when it is refused; strict: raise instead."""
+        build = self.index_dir / BUILDS / name
+        try:
+            lease = hold_build(build)
+        except NewsclipError as exc:
+            if strict:
+                raise
+            return self._refuse(name, str(exc), remember=False)  # removed meanwhile: a newer one will come
+        try:
+            manifest = verify_build(build) if self.verify else read_manifest(build)
+            engine = self.opener(build, manifest, previous)
+        except (NewsclipError, OSError, ValueError) as exc:
+            release_build(lease)
+            if strict:
+                raise
+            return self._refuse(name, f"build {name} refused: {exc}", remember=True)
+        except BaseException:
+            release_build(lease)
+            raise
+        return _Served(engine, name, lease)
+
+    def _refuse(self, name: str, why: str, remember: bool) -> None:
+        if remember:
+            self.refused[name] = why
+        log.error("%s; still serving %s", why, getattr(getattr(self, "_served", None), "name", "nothing"))
+        return None
+
+    def _retire(self, served: _Served) -> None:
+        """Close a replaced build once unused, let go of its lease, and remove it unless it is current again."""
+        if served.closed:
+            return
+        served.closed = True
+        served.engine.close()
+        release_build(served.lease)
+        if current_name(self.index_dir) != served.name:
+            remove_unheld_build(self.index_dir / BUILDS / served.name)
+
+    # -- the watcher ---------------------------------------------------------------------------------------
+
+    def watch(self, interval: float) -> None:
+        """Check CURRENT every `interval` seconds in a daemon thread (one read of a small file each time)."""
+        if self._watcher is not None or interval <= 0:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.refresh()
+                except Exception:  # noqa: BLE001 - a watcher that dies would stop reloads silently
+                    log.exception("checking %s for a new build failed", self.index_dir)
+
+        self._watcher = threading.Thread(target=loop, name="newsclip-reload", daemon=True)
+        self._watcher.start()
+
+    def close(self) -> None:
+        """Stop watching and close the served build (requests still running keep theirs until they end)."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+        with self._lock:
+            served = self._served
+            served.retired = True
+            done = served.users == 0
+        if done and not served.closed:
+            served.closed = True
+            served.engine.close()
+            release_build(served.lease)
