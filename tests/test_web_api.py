@@ -164,6 +164,12 @@ BAD_REQUESTS = [
     ({"q": "Putin", "group": "sentence"}, "group"),
     ({"q": "Putin", "source": [f"s{i}" for i in range(21)]}, "source"),
     ({"q": "Putin", "type": "sayings"}, "type"),
+    ({"q": "Putin", "k": ""}, "k"),  # the API is strict: an empty value is not a default
+    ({"q": "Putin", "page": ["1", "2"]}, "page"),  # nor is a value given twice
+    ({"q": ["Putin", "Assad"]}, "q"),
+    ({"q": "Putin", "source": ["DW", ""]}, "source"),
+    ({"q": "Putin", "source": ["DW"] * 21}, "source"),  # counted as given, not after removing repeats
+    ({"q": "Putin", "speaker": " "}, "speaker"),
     ({"q": "Putin", "type": "quotes", "speaker": "P" * 201}, "speaker"),
 ]
 

@@ -248,3 +248,10 @@ def test_article_view_marks_quotations_and_lists_them(client) -> None:
     listed = plain(re.search(r'<section class="quotations".*?</section>', page, re.S).group(0))
     assert "— Assad" in listed and "unattributed" in listed
     assert '<span id="chosen"></span>' in page  # ?at= scrolls to the passage holding the quotation
+
+
+def test_the_form_may_send_empty_fields(client) -> None:
+    """The page's form submits every field; empty ones mean "not set" there (the API refuses them)."""
+    response = client.get("/", query_string={"q": PUTIN_QUESTION, "date_from": "", "date_to": "", "k": "10",
+                                             "mode": "hybrid", "sort": "relevance", "type": "articles"})
+    assert response.status_code == 200 and "Russia pledges to support Syrian government" in html(response)

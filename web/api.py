@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from search.errors import BadQuery
-from search.models import MAX_SPEAKER_CHARS, Article, Hit, Passage, Quotation, QuoteHit, SearchRequest, SearchResult
+from search.models import MAX_SOURCES, MAX_SPEAKER_CHARS, Article, Hit, Passage, Quotation, QuoteHit, SearchRequest, SearchResult
 
 from .openapi import document
 
@@ -56,8 +56,13 @@ def error_body(code: str, message: str, param: str | None = None) -> dict[str, A
 
 
 def _text(args: MultiDict[str, str], name: str) -> str | None:
-    value = args.get(name)
-    return value.strip() if value is not None and value.strip() else None
+    """One parameter's value, stripped; None when absent. Given twice, or given empty, it is a BadQuery."""
+    values = args.getlist(name)
+    if len(values) > 1:
+        raise BadQuery(f"{name} is given {len(values)} times; give it once", name)
+    if values and not values[0].strip():
+        raise BadQuery(f"{name} is empty; leave it out for the default", name)
+    return values[0].strip() if values else None
 
 
 def _int(args: MultiDict[str, str], name: str, default: int) -> int:
@@ -90,8 +95,20 @@ def _date(args: MultiDict[str, str], name: str) -> dt.date | None:
         raise BadQuery(f"{name} must be a date written YYYY-MM-DD; got {value!r}", name) from None
 
 
+def drop_empty(args: MultiDict[str, str]) -> MultiDict[str, str]:
+    """The page's form sends every field, filled or not: an empty one means "not set" there."""
+    return MultiDict([(k, v) for k, v in args.items(multi=True) if k == "q" or v.strip()])
+
+
 def parse_search(args: MultiDict[str, str]) -> SearchRequest:
-    """Query-string strings -> SearchRequest; a value of the wrong type is a BadQuery naming its parameter."""
+    """Query-string strings -> SearchRequest; a value of the wrong type, or an empty one, is a BadQuery naming its
+    parameter (the API is strict; the page drops its empty form fields first)."""
+    if any(not v.strip() for v in args.getlist("source")):
+        raise BadQuery("source is empty; leave it out for every source", "source")
+    if len(args.getlist("source")) > MAX_SOURCES:
+        raise BadQuery(f"at most {MAX_SOURCES} source values; got {len(args.getlist('source'))}", "source")
+    if len(args.getlist("q")) > 1:
+        raise BadQuery(f"q is given {len(args.getlist('q'))} times; give it once", "q")
     defaults = SearchRequest(q="")
     sources = tuple(dict.fromkeys(s.strip() for s in args.getlist("source") if s.strip()))
     return SearchRequest(
@@ -232,6 +249,8 @@ def speakers() -> ResponseReturnValue:
     """Speakers whose name (or a word of it) starts with q, most quotations first: the speaker box completes."""
     try:
         args = flask_request.args
+        if len(args.getlist("q")) > 1:
+            raise BadQuery("q is given more than once", "q")
         prefix = args.get("q", "").strip()
         if len(prefix) > MAX_SPEAKER_CHARS:
             raise BadQuery(f"q is {len(prefix)} characters; at most {MAX_SPEAKER_CHARS}", "q")

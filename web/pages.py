@@ -17,7 +17,7 @@ from search.models import MAX_DEPTH, MODES, SORTS, TYPES, Hit, Passage, Quotatio
 from search.query import parse_question
 
 from . import render
-from .api import engine, parse_search, run_search
+from .api import drop_empty, engine, parse_search, run_search
 
 bp = Blueprint("pages", __name__)
 
@@ -190,7 +190,7 @@ def search() -> ResponseReturnValue:
     if not q.strip():
         return render_template("search.html", **context)
     try:
-        result = run_search(parse_search(args))
+        result = run_search(parse_search(drop_empty(args)))
     except BadQuery as exc:
         context["error"] = {"message": str(exc), "param": exc.param}
         return render_template("search.html", **context), 400
