@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Newsclip is serving {args.index} at http://{host}:{args.port}/ (Ctrl-C to stop)", flush=True)
     serve(app, host=args.host, port=args.port, threads=args.threads, ident="newsclip",
-          channel_timeout=args.channel_timeout, connection_limit=args.connection_limit,
+          channel_timeout=args.channel_timeout, cleanup_interval=max(1, args.channel_timeout // 2),
+          connection_limit=args.connection_limit,
           max_request_body_size=1024 * 1024, max_request_header_size=64 * 1024, clear_untrusted_proxy_headers=True)
     return 0
 
