@@ -32,7 +32,7 @@ from .embedcache import EmbeddingCache, EmbedStats, embed_all
 from .quotes import extract_quotations
 from .onnx_export import exported_model, resolve_variant
 from .publish import checksums, clean_leftovers, new_build_id, publish, rebuild_lock, start_build
-from .sources import Problem, read_file
+from .sources import MAX_ARTICLE_BYTES, Problem, read_file
 from .sources.walk import walk_sources
 
 EMBED_CACHE = "embeddings.sqlite"
@@ -58,6 +58,7 @@ class BuildConfig:
     batch_articles: int = 500  # articles read, chunked and embedded together: bounds a rebuild's memory
     strict: bool = False
     progress: bool = True
+    max_article_bytes: int = MAX_ARTICLE_BYTES  # one article's raw bytes (a page file, a JSONL line); over: skipped
 
 
 @dataclass
@@ -97,7 +98,8 @@ def _stage(timings: dict[str, float], name: str) -> Iterator[None]:
 
 
 def iter_articles(
-    listed: list, problems: list[Problem], files: list[dict[str, Any]], timings: dict[str, float], progress: bool
+    listed: list, problems: list[Problem], files: list[dict[str, Any]], timings: dict[str, float], progress: bool,
+    max_bytes: int = MAX_ARTICLE_BYTES,
 ) -> Iterator[Article]:
     """Articles of the listed sources one at a time, each id once; problems and files recorded as they come."""
     seen: set[str] = set()
@@ -113,7 +115,7 @@ def iter_articles(
         except OSError as exc:
             problems.append(Problem(str(path), f"cannot read: {exc}", True))
             continue
-        articles = iter(read_file(path, fmt, root=root))
+        articles = iter(read_file(path, fmt, root=root, max_bytes=max_bytes))
         while True:
             with _stage(timings, "read"):
                 got = next(articles, None)
@@ -133,7 +135,7 @@ def read_sources(config: BuildConfig) -> tuple[list[Article], list[Problem], lis
     problems: list[Problem] = []
     files: list[dict[str, Any]] = []
     listed = list(walk_sources(list(config.sources), config.fmt))
-    articles = list(iter_articles(listed, problems, files, {}, config.progress))
+    articles = list(iter_articles(listed, problems, files, {}, config.progress, config.max_article_bytes))
     return articles, problems, files
 
 
@@ -356,8 +358,8 @@ def build_index(config: BuildConfig, embedder: Embedder | None = None) -> BuildR
             sink = _Sink(tmp, embedder, config)
             _ship_model(embedder, tmp)
             with tqdm(desc="index", unit="article", disable=not config.progress) as bar:
-                for batch in _batches(iter_articles(listed, problems, files, timings, config.progress),
-                                      config.batch_articles):
+                for batch in _batches(iter_articles(listed, problems, files, timings, config.progress,
+                                                    config.max_article_bytes), config.batch_articles):
                     if config.strict and problems:
                         raise StrictProblems(problems)
                     sink.add(batch, cache, timings, problems)
@@ -386,6 +388,7 @@ def build_index(config: BuildConfig, embedder: Embedder | None = None) -> BuildR
                     "problems": len(problems),
                 },
                 "sources": files,
+                "limits": {"max_article_bytes": config.max_article_bytes},
                 "problems": [asdict(p) for p in problems[:MAX_LISTED_PROBLEMS]],
                 "embeddings": asdict(sink.embed_stats),
                 "sentence_embeddings": asdict(sink.sentence_stats),

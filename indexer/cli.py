@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import os
 import sys
 from pathlib import Path
@@ -21,11 +22,12 @@ from .build import BuildConfig, BuildReport, StrictProblems, build_index
 from .chunking import ChunkConfig
 from .onnx_export import resolve_variant
 from .evaluate import METRICS, MODE_NAMES, DatasetError, IndexSettings, evaluate, index_matches, load_beir
-from .sources import FORMATS, Problem
+from .sources import FORMATS, MAX_ARTICLE_BYTES, Problem
 
 EXIT_BUILD_FAILED = 1
 EXIT_BAD_INPUT = 3
 EXIT_BAD_DATASET = 2
+MB = 1024 * 1024
 
 
 def _problem_lines(problems: list[Problem]) -> list[str]:
@@ -70,11 +72,15 @@ def main() -> None:
 @click.option("--embedder", "embedder", type=click.Choice(["auto", *VARIANTS]), default="auto", show_default=True,
               help="Model variant: ONNX int8 (auto where the CPU has VNNI, else ONNX fp32) or torch fp32")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 1024))
+@click.option("--max-article-mb", default=MAX_ARTICLE_BYTES / MB, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Size limit of one article in MB (2^20 bytes) of raw, decompressed input: a page or HTML file, "
+                   "a JSONL line. A bigger one is skipped and reported, never read whole into memory")
 @click.option("--strict", is_flag=True, help="Any input problem fails the build before anything is written")
 @click.option("--quiet", is_flag=True, help="No progress bars")
 def rebuild(sources: tuple[Path, ...], index_dir: Path, fmt: str | None, model: str, passage_words: int,
-            overlap: int, k1: float, b: float, dense_kind: str, embedder: str, batch_size: int, strict: bool,
-            quiet: bool) -> None:
+            overlap: int, k1: float, b: float, dense_kind: str, embedder: str, batch_size: int, max_article_mb: float,
+            strict: bool, quiet: bool) -> None:
     """Build a new index from SOURCES and publish it atomically."""
     config = BuildConfig(
         sources=sources or (Path("seeds"),),
@@ -88,6 +94,7 @@ def rebuild(sources: tuple[Path, ...], index_dir: Path, fmt: str | None, model: 
         batch_size=batch_size,
         strict=strict,
         progress=not quiet,
+        max_article_bytes=max(1, int(max_article_mb * MB)),
     )
     try:
         report = build_index(config)
@@ -96,7 +103,7 @@ def rebuild(sources: tuple[Path, ...], index_dir: Path, fmt: str | None, model: 
         for line in _problem_lines(exc.problems):
             click.echo(line, err=True)
         sys.exit(EXIT_BAD_INPUT)
-    except (NewsclipError, OSError) as exc:
+    except (NewsclipError, OSError, sqlite3.Error) as exc:  # sqlite3 says "database or disk is full" its own way
         click.echo(f"error: rebuild failed, the previous index stays current: {exc}", err=True)
         sys.exit(EXIT_BUILD_FAILED)
     _print_report(report)

@@ -10,16 +10,16 @@ from search.models import Article
 
 from .base import FORMATS, OUTLETS, ParseError, Problem, parse_date, source_for_url
 from .clean import clean_paragraphs, clean_text
-from .decode import decode_bytes, read_capped
+from .decode import MAX_ARTICLE_BYTES, decode_bytes, read_capped
 from .html import parse_html
 from .jsonl import parse_record, read_jsonl
 from .pagetext import parse_pagetext
 from .walk import detect_format, iter_files, walk_sources
 
 __all__ = [
-    "FORMATS", "OUTLETS", "ParseError", "Problem", "clean_paragraphs", "clean_text", "detect_format",
-    "iter_files", "parse_date", "parse_html", "parse_pagetext", "parse_record", "read_articles", "read_file",
-    "source_for_url",
+    "FORMATS", "MAX_ARTICLE_BYTES", "OUTLETS", "ParseError", "Problem", "clean_paragraphs", "clean_text",
+    "detect_format", "iter_files", "parse_date", "parse_html", "parse_pagetext", "parse_record", "read_articles",
+    "read_file", "source_for_url",
 ]
 
 _PAGE_PARSERS = {"pagetext": parse_pagetext, "html": parse_html}
@@ -35,19 +35,23 @@ def _key(path: Path, root: Path | None) -> str:
     return path.name
 
 
-def read_file(path: Path, fmt: str, root: Path | None = None) -> Iterator[Article | Problem]:
-    """The articles of one file and the problems met; no exception escapes for bad content or IO."""
+def read_file(path: Path, fmt: str, root: Path | None = None,
+              max_bytes: int = MAX_ARTICLE_BYTES) -> Iterator[Article | Problem]:
+    """The articles of one file and the problems met; no exception escapes for bad content or IO.
+
+    An article over `max_bytes` raw (decompressed) bytes, a page file or one JSONL line, is skipped as a Problem;
+    memory holds at most max_bytes + 2 bytes of it (the rest of a long line is skipped in 1 MB pieces)."""
     path = Path(path)
     key = _key(path, Path(root) if root is not None else None)
     if fmt == "jsonl":
-        yield from read_jsonl(path, key)
+        yield from read_jsonl(path, key, max_bytes)
         return
     parse = _PAGE_PARSERS.get(fmt)
     if parse is None:
         yield Problem(str(path), f"unknown format {fmt!r}", True)
         return
     try:
-        text, encoding = decode_bytes(read_capped(path))
+        text, encoding = decode_bytes(read_capped(path, max_bytes))
         if encoding:
             yield Problem(str(path), f"decoded as {encoding}", False)
         yield parse(text, str(path), key)
@@ -57,11 +61,12 @@ def read_file(path: Path, fmt: str, root: Path | None = None) -> Iterator[Articl
         yield Problem(str(path), f"cannot read: {exc}", True)
 
 
-def read_articles(paths: Sequence[Path], fmt: str | None = None) -> Iterator[Article | Problem]:
+def read_articles(paths: Sequence[Path], fmt: str | None = None,
+                  max_bytes: int = MAX_ARTICLE_BYTES) -> Iterator[Article | Problem]:
     """Every article under the given files and folders, problems interleaved where they occur."""
     for item in walk_sources(paths, fmt):
         if isinstance(item, Problem):
             yield item
         else:
             path, found, root = item
-            yield from read_file(path, found, root)
+            yield from read_file(path, found, root, max_bytes)

@@ -12,7 +12,7 @@ from charset_normalizer import from_bytes
 
 from .base import ParseError
 
-MAX_PAGE_BYTES = 20 * 1024 * 1024  # one page or HTML file; JSONL is streamed and has no limit
+MAX_ARTICLE_BYTES = 5 * 1024 * 1024  # default limit on one article's raw bytes: a page or HTML file, a JSONL line
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _MAX_ODD_RATIO = 0.05
@@ -25,12 +25,18 @@ def open_binary(path: Path) -> BinaryIO:
     return path.open("rb")
 
 
-def read_capped(path: Path, limit: int = MAX_PAGE_BYTES) -> bytes:
-    """A whole small file; a huge one is refused instead of filling memory."""
+def over_limit(limit: int) -> str:
+    """The reason an article over the size limit is skipped ("article over the 5 MB limit, skipped")."""
+    return f"article over the {limit / (1024 * 1024):g} MB limit, skipped"
+
+
+def read_capped(path: Path, limit: int = MAX_ARTICLE_BYTES) -> bytes:
+    """A whole small file; a huge one (or a gzip bomb: the limit counts decompressed bytes) is refused after
+    reading limit + 1 bytes, instead of filling memory."""
     with open_binary(path) as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
-        raise ParseError(f"file too large (over {limit // (1024 * 1024)} MB)")
+        raise ParseError(over_limit(limit))
     return data
 
 

@@ -7,13 +7,13 @@ import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from search.models import Article
 
 from .base import ParseError, Problem, content_id, parse_date, source_for_url, url_id
 from .clean import clean_paragraphs, collapse, normalize
-from .decode import decode_bytes, open_binary
+from .decode import MAX_ARTICLE_BYTES, decode_bytes, open_binary, over_limit
 
 ID_FIELDS = ("id", "_id")
 TITLE_FIELDS = ("title", "headline")
@@ -23,6 +23,7 @@ URL_FIELDS = ("url", "link")
 _SIGN_OFF = re.compile(r"\n[^\S\n]*reuter[^\S\n]*$", re.IGNORECASE)
 _SNIFF_BYTES = 8192
 _MAX_NUL_RATIO = 0.01
+_SKIP_BYTES = 1024 * 1024  # the rest of a line over the limit is skipped in pieces of this size
 
 
 def _first_str(obj: dict[str, Any], fields: tuple[str, ...]) -> str | None:
@@ -96,8 +97,24 @@ def parse_line(line: bytes, origin: str, key: str) -> Iterator[Article | Problem
     yield article
 
 
-def read_jsonl(path: Path, key: str) -> Iterator[Article | Problem]:
-    """Every line of a (possibly gzipped) JSONL file, streamed; never the whole file in memory."""
+def bounded_lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
+    """Each line of a binary stream as read (with its LF or CRLF), or None for a line whose bytes without that
+    end are over `limit`: it is cut after limit + 2 bytes and its rest skipped in 1 MB pieces, so memory never
+    holds more than limit + 2 bytes of a line however long it is (a multi-GB line, a gzip bomb)."""
+    while line := handle.readline(limit + 2):
+        if line.endswith(b"\n"):
+            size = len(line) - (2 if line.endswith(b"\r\n") else 1)
+        else:
+            size = len(line)  # the last line without its newline, or a line cut at limit + 2 bytes
+            if size > limit:
+                while (rest := handle.readline(_SKIP_BYTES)) and not rest.endswith(b"\n"):
+                    pass
+        yield line if size <= limit else None
+
+
+def read_jsonl(path: Path, key: str, limit: int = MAX_ARTICLE_BYTES) -> Iterator[Article | Problem]:
+    """Every line of a (possibly gzipped) JSONL file, streamed; never the whole file in memory, nor more than
+    `limit` bytes of one line: a longer line is skipped as a Problem and reading goes on with the next one."""
     origin = str(path)
     line_no = 0
     try:
@@ -110,8 +127,10 @@ def read_jsonl(path: Path, key: str) -> Iterator[Article | Problem]:
             yield Problem(origin, "binary file (NUL bytes)", True)
             return
         with open_binary(path) as handle:
-            for line_no, line in enumerate(handle, start=1):
-                if line.strip():
+            for line_no, line in enumerate(bounded_lines(handle, limit), start=1):
+                if line is None:
+                    yield Problem(f"{origin}:{line_no}", over_limit(limit), True)
+                elif not line.isspace():
                     yield from parse_line(line, f"{origin}:{line_no}", f"{key}:{line_no}")
     except (OSError, EOFError, zlib.error) as exc:
         where = f"{origin}:{line_no + 1}" if line_no else origin
