@@ -472,6 +472,9 @@ class SearchEngine:
                 tiers.append(tier)
                 legs.insert(0, tier_cands)
             ordered = self._quote_order([*tiers, ranking])
+            if request.sort == "date":  # newest first, relevance order kept within a day; undated last
+                days = self.columns.article_day
+                ordered.sort(key=lambda item: -int(days[self.quotes.article[item[0]]]))
             if len(ordered) >= need or cands.exhausted or window >= self.quotes.count:
                 break
             window *= 4

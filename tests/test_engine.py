@@ -241,6 +241,12 @@ def test_one_article_does_not_fill_the_page(seeds: SearchEngine) -> None:
     assert articles[:4].count(first) == 2 and articles[:4].count(second) == 2
 
 
+def test_quotes_sorted_by_date(seeds: SearchEngine) -> None:
+    hits = quote_search(seeds, "Syria Russia support", sort="date", k=20)
+    dates = [h.date for h in hits]
+    assert dates == sorted(dates, reverse=True) and dates[0] == "2023-03-15" and dates[-1] == "2015-06-29"
+
+
 def test_quote_paging(seeds: SearchEngine) -> None:
     everything = quote_search(seeds, "Syria Russia", k=20)
     page2 = seeds.search(SearchRequest(q="Syria Russia", type="quotes", k=3, page=2))
