@@ -354,12 +354,12 @@ def test_missing_index_fails_at_start_with_a_clear_message(tmp_path: Path, capsy
     assert "no index at" in capsys.readouterr().err
 
 
-def test_main_defaults_to_loopback_and_eight_threads(monkeypatch) -> None:
+def test_main_defaults_to_loopback_and_sixteen_threads(monkeypatch) -> None:
     from web import __main__ as main_module
     from web.__main__ import parse_args
 
     args = parse_args([])
-    assert (args.host, args.port, args.threads, args.channel_timeout) == ("127.0.0.1", 8000, 8, 30)
+    assert (args.host, args.port, args.threads, args.channel_timeout) == ("127.0.0.1", 8000, 16, 30)
     served = {}
     monkeypatch.setattr("waitress.serve", lambda app, **kw: served.update(app=app, **kw))
     monkeypatch.setattr("web.create_app", lambda config: served.setdefault("config", config) and "app")

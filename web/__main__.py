@@ -18,7 +18,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="query model (default: the one the index was built with)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    parser.add_argument("--threads", type=int, default=8, help="waitress worker threads (default: 8)")
+    parser.add_argument("--threads", type=int, default=16,
+                        help="waitress worker threads (default: 16, chosen by the load drill: docs/reliability.md)")
     parser.add_argument("--channel-timeout", type=int, default=30,
                         help="seconds a connection may stay silent before it is closed (default: 30); requests are "
                              "read whole before a worker thread sees them, so a slow client never holds one")
