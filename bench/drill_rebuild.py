@@ -120,7 +120,8 @@ def run(work: Path, rebuilds: int = 20, kills: int = 15, stories: int = 300, ste
     began = time.perf_counter()
     subprocess.run(rebuild_cmd(corpus, index), check=True, env=env, cwd=ROOT, capture_output=True)
     warm = time.perf_counter() - began
-    killed_runs = set(rng.sample(range(rebuilds - 1), kills))  # the last run always finishes
+    kills_left = kills
+    last = warm  # a kill lands anywhere in a run as long as the last finished one, publishing included
     runs = []
     with serving(index, work / "server.log", env={"NEWSCLIP_RELOAD_INTERVAL": "1"}) as (base, server):
         rss_start = rss_mb(server.pid)
@@ -133,7 +134,11 @@ def run(work: Path, rebuilds: int = 20, kills: int = 15, stories: int = 300, ste
             proc = subprocess.Popen(rebuild_cmd(corpus, index), env=env, cwd=ROOT, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE)
             started = time.perf_counter()
-            kill_at = rng.uniform(0.05, warm * 1.2) if i in killed_runs else None
+            # The first and the last run finish; in between, kill with the odds that spend the kills left evenly
+            # (a run that ends before its kill counts as finished, and the kill goes to a later run).
+            between = rebuilds - 1 - i
+            kill = 0 < i < rebuilds - 1 and kills_left > 0 and rng.random() < kills_left / max(between, 1)
+            kill_at = rng.uniform(0.05, last) if kill else None
             if kill_at is not None:
                 try:
                     proc.wait(timeout=kill_at)
@@ -141,13 +146,26 @@ def run(work: Path, rebuilds: int = 20, kills: int = 15, stories: int = 300, ste
                     proc.send_signal(signal.SIGKILL)
             _, err = proc.communicate()
             took = time.perf_counter() - started
+            if proc.returncode == 0:
+                last = took
+            elif proc.returncode == -signal.SIGKILL:
+                kills_left -= 1
             ok, name = whole(index)
             after = current_build(index).name if ok else None
+            picked_up = None
+            if ok and after != before:  # how long until the server answers from the new build
+                seen = time.perf_counter()
+                while time.perf_counter() - seen < 30:
+                    with urllib.request.urlopen(f"{base}/healthz", timeout=10) as response:
+                        if json.loads(response.read())["build_id"] == after:
+                            picked_up = round(time.perf_counter() - seen, 2)
+                            break
+                    time.sleep(0.05)
             leftovers = [p.name for p in (index / BUILDS).iterdir() if p.name.startswith(TMP_PREFIX)]
             runs.append({
                 "run": i + 1, "killed": proc.returncode == -signal.SIGKILL, "kill_after_s": kill_at,
                 "exit": proc.returncode, "seconds": round(took, 2), "published": after != before,
-                "current_whole": ok, "current": name, "tmp_left": leftovers,
+                "current_whole": ok, "current": name, "tmp_left": leftovers, "served_after_s": picked_up,
                 "stderr": err.decode(errors="replace")[-300:] if proc.returncode not in (0, -signal.SIGKILL) else "",
             })
         final = current_build(index).name
@@ -176,6 +194,7 @@ def run(work: Path, rebuilds: int = 20, kills: int = 15, stories: int = 300, ste
         "tmp_left_after_successful_runs": sum(len(r["tmp_left"]) for r in finished),
         "queries_answered": client.ok, "queries_failed": client.failed, "errors": client.errors,
         "builds_seen_by_client": len(client.builds_seen),
+        "served_after_publish_s": [r["served_after_s"] for r in runs if r["published"]],
         "server_picked_up_final_build": served == final, "builds_left": builds_left,
         "server_rss_mb": {"start": round(rss_start, 1), "end": round(rss_end, 1)},
         "runs": runs,

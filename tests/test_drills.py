@@ -13,14 +13,15 @@ from conftest import REUTERS, require
 
 
 def test_rebuild_drill_small(tmp_path: Path) -> None:
-    """Six rebuilds, four SIGKILLed at random moments, while the production server answers a client."""
+    """Six rebuilds, the four in the middle SIGKILLed at random moments (one may end before its kill), while the
+    production server answers a client."""
     require(REUTERS)
     figures = run(tmp_path, rebuilds=6, kills=4, stories=40, step=5, seed=3)
     print({k: v for k, v in figures.items() if k != "runs"})
-    assert figures["killed"] == 4 and figures["queries_failed"] == 0, figures["errors"]
+    assert figures["killed"] >= 3 and figures["queries_failed"] == 0, figures["errors"]
     assert figures["queries_answered"] > 50
     assert figures["current_whole_after_every_run"]
-    assert figures["finished_runs_succeeded"] == figures["finished_runs"] == 2
+    assert figures["finished_runs_succeeded"] == figures["finished_runs"] == 6 - figures["killed"]
     assert figures["tmp_left_after_successful_runs"] == 0
     assert figures["server_picked_up_final_build"] and len(figures["builds_left"]) == 1
 

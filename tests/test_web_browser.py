@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, write_jsonl
+from bench.server import serving
+from tests.conftest import write_jsonl
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -24,47 +20,15 @@ IMG = '<img src=x onerror="window.__pwned=1">'
 SHOTS = os.environ.get("NEWSCLIP_SCREENSHOTS")  # optional folder to keep screenshots in beyond tmp_path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def production_server(index_dir: Path, log: Path) -> Iterator[str]:
-    """`python -m web` on a free loopback port; yields its base URL once /healthz answers."""
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "web", "--index", str(index_dir), "--host", "127.0.0.1", "--port", str(port),
-             "--threads", "4"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+    """`python -m web` on a free loopback port (4 threads); yields its base URL once /healthz answers."""
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"python -m web exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"python -m web did not answer within 180 s:\n{log.read_text()}")
-            time.sleep(0.25)
-        assert f"{base}/" in log.read_text(), "the server prints its URL"
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with serving(index_dir, log, "--threads", "4") as (base, _):
+            assert f"{base}/" in log.read_text(), "the server prints its URL"
+            yield base
+    except RuntimeError as exc:  # it exited or never answered: the log says why
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
