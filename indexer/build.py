@@ -32,7 +32,7 @@ from .embedcache import EmbeddingCache, EmbedStats, embed_all
 from .quotes import extract_quotations
 from .onnx_export import exported_model, resolve_variant
 from .publish import checksums, clean_leftovers, new_build_id, publish, rebuild_lock, start_build
-from .sources import MAX_ARTICLE_BYTES, Problem, read_file
+from .sources import MAX_ARTICLE_BYTES, Problem, printable_path, read_file
 from .sources.walk import walk_sources
 
 EMBED_CACHE = "embeddings.sqlite"
@@ -110,7 +110,7 @@ def iter_articles(
         path, fmt, root = item
         try:
             with _stage(timings, "read"):
-                files.append({"path": str(path), "format": fmt, "sha256": sha256_file(path),
+                files.append({"path": printable_path(path), "format": fmt, "sha256": sha256_file(path),
                               "bytes": path.stat().st_size})
         except OSError as exc:
             problems.append(Problem(str(path), f"cannot read: {exc}", True))

@@ -49,7 +49,9 @@ def term_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[
     end = len(text) if end is None else end
     chunk = text[start:end]
     folded = chunk.lower() if chunk.isascii() else normalize(chunk)
-    if len(folded) == len(chunk):  # offsets in the folded text are offsets in the text: one pass
+    # Offsets in the folded text are offsets in the text (one pass) when NFKC leaves the text alone and case folding
+    # keeps its length (it never maps a character to nothing); "ﬁx e\u0301te" keeps its length but shifts.
+    if len(folded) == len(chunk) and (chunk.isascii() or unicodedata.is_normalized("NFKC", chunk)):
         found = [m for m in _TOKEN.finditer(folded) if m.group() not in _STOPWORDS]
         stems = _stemmer().stemWords([m.group() for m in found])
         return [(start + m.start(), start + m.end(), stem) for m, stem in zip(found, stems)]
@@ -69,9 +71,39 @@ def _segmenter() -> pysbd.Segmenter:
     return pysbd.Segmenter(language="en", clean=False)
 
 
+# pysbd's time grows with the square of a paragraph's sentences (3.5 s for 50,000 characters, over half an hour
+# for 1 MB), so a stretch longer than _WHOLE is segmented in windows of _WINDOW characters. The longest paragraph
+# of the corpora in ../shared (TIME) has 30,549 characters: every real paragraph is still segmented whole, as
+# pysbd's quotation handling needs (windows would change 21 of the 75 paragraphs over 5,000 characters there).
+_WHOLE = 50_000
+_WINDOW = 5000
+_SPACE = re.compile(r"\s+")
+
+
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Sentence spans of text[start:end], trimmed of white space, in order, covering every word."""
     end = len(text) if end is None else end
+    if end - start <= _WHOLE:
+        return _split(text, start, end)
+    spans: list[tuple[int, int]] = []
+    while end - start > _WINDOW:
+        window = _split(text, start, start + _WINDOW)
+        if len(window) >= 2 and window[-1][0] - start >= _WINDOW // 4:
+            spans.extend(window[:-1])  # the last sentence may run past the window: the next window starts with it
+            start = window[-1][0]
+            continue
+        # no sentence ends in the window (or only near its start): cut it at its last white space
+        cut = start + _WINDOW
+        for space in _SPACE.finditer(text, start + _WINDOW // 2, start + _WINDOW):
+            cut = space.start()
+        spans.extend((a, min(b, cut)) for a, b in window if a < cut)
+        start = cut
+    spans.extend(_split(text, start, end))
+    return _merged(text, spans)
+
+
+def _split(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """split_sentences on one stretch, through pysbd."""
     chunk = text[start:end]
     if not chunk.strip():
         return []

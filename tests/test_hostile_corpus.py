@@ -458,3 +458,25 @@ def test_rebuild_of_a_hostile_corpus(tmp_path: Path, embedder, model_cache: Path
     print(f"peak RSS: good files {baseline_mib:.0f} MiB, hostile corpus {peak_mib:.0f} MiB")
     assert peak_mib < baseline_mib + 128, (peak_mib, baseline_mib)
     assert peak_mib < 1024
+
+
+def test_a_file_name_that_is_not_utf8_is_indexed_and_reported_printably(tmp_path: Path, embedder) -> None:
+    """Python keeps undecodable bytes of a name as lone surrogates, which SQLite, JSON and terminals refuse."""
+    import os
+
+    from indexer.build import BuildConfig, build_index
+    from search.engine import SearchEngine
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    name = os.fsdecode(b"\xff-page.txt")
+    (folder / name).write_text("Harbour strike ends\n\nDock workers ended the harbour strike on Monday.\n")
+    (folder / os.fsdecode(b"bad-\xfe.bin")).write_bytes(b"x")
+    report = build_index(BuildConfig(sources=(folder,), index_dir=tmp_path / "index", progress=False),
+                         embedder=embedder)
+    assert report.articles == 1
+    assert [p.origin for p in report.problems] == [str(folder / "bad-\\xfe.bin")]
+    engine = SearchEngine.open(tmp_path / "index", embedder=embedder)
+    [article] = engine.store.articles()
+    assert article.origin == str(folder / "\\xff-page.txt") and "\udcff" not in article.id
+    engine.close()

@@ -61,9 +61,19 @@ def mark(text: str, spans: Iterable[object] = (), shift: int = 0) -> Markup:
     """Escaped text with <mark class="kind"> around spans; overlaps merge, inner kinds nest inside outer ones."""
     marks = clip(text, spans, shift)
     cuts = sorted({0, len(text), *(m.start for m in marks), *(m.end for m in marks)})
-    # Each elementary segment between two cuts gets the set of kinds covering it.
-    segments = [(a, b, frozenset(m.kind for m in marks if m.start <= a and b <= m.end))
-                for a, b in zip(cuts, cuts[1:])]
+    # Each elementary segment between two cuts gets the set of kinds covering it, counted in one sweep over the
+    # cuts (marks opening minus marks closing at each cut), not by testing every mark against every segment.
+    at = {cut: i for i, cut in enumerate(cuts)}
+    delta = [dict.fromkeys(KINDS, 0) for _ in cuts]
+    for m in marks:
+        delta[at[m.start]][m.kind] += 1
+        delta[at[m.end]][m.kind] -= 1
+    open_ = dict.fromkeys(KINDS, 0)
+    segments = []
+    for i, (a, b) in enumerate(zip(cuts, cuts[1:])):
+        for kind, change in delta[i].items():
+            open_[kind] += change
+        segments.append((a, b, frozenset(kind for kind, n in open_.items() if n > 0)))
     return Markup("".join(_emit(text, segments, 0)))
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from search.models import Article
 
-from .base import FORMATS, OUTLETS, ParseError, Problem, parse_date, source_for_url
+from .base import FORMATS, OUTLETS, ParseError, Problem, parse_date, printable_path, source_for_url
 from .clean import clean_paragraphs, clean_text
 from .decode import MAX_ARTICLE_BYTES, decode_bytes, read_capped
 from .html import parse_html
@@ -18,8 +18,8 @@ from .walk import detect_format, iter_files, walk_sources
 
 __all__ = [
     "FORMATS", "MAX_ARTICLE_BYTES", "OUTLETS", "ParseError", "Problem", "clean_paragraphs", "clean_text",
-    "detect_format", "iter_files", "parse_date", "parse_html", "parse_pagetext", "parse_record", "read_articles",
-    "read_file", "source_for_url",
+    "detect_format", "iter_files", "parse_date", "parse_html", "parse_pagetext", "parse_record", "printable_path",
+    "read_articles", "read_file", "source_for_url",
 ]
 
 _PAGE_PARSERS = {"pagetext": parse_pagetext, "html": parse_html}
@@ -42,7 +42,7 @@ def read_file(path: Path, fmt: str, root: Path | None = None,
     An article over `max_bytes` raw (decompressed) bytes, a page file or one JSONL line, is skipped as a Problem;
     memory holds at most max_bytes + 2 bytes of it (the rest of a long line is skipped in 1 MB pieces)."""
     path = Path(path)
-    key = _key(path, Path(root) if root is not None else None)
+    key = printable_path(_key(path, Path(root) if root is not None else None))
     if fmt == "jsonl":
         yield from read_jsonl(path, key, max_bytes)
         return
@@ -54,7 +54,7 @@ def read_file(path: Path, fmt: str, root: Path | None = None,
         text, encoding = decode_bytes(read_capped(path, max_bytes))
         if encoding:
             yield Problem(str(path), f"decoded as {encoding}", False)
-        yield parse(text, str(path), key)
+        yield parse(text, printable_path(path), key)
     except ParseError as exc:
         yield Problem(str(path), exc.reason, True)
     except (OSError, EOFError, zlib.error) as exc:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from dateutil import parser as date_parser
@@ -45,6 +47,15 @@ class Problem:
     origin: str  # "path" or "path:line"
     reason: str
     skipped: bool  # False: the article was kept (e.g. without its date)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "origin", printable_path(self.origin))
+
+
+def printable_path(name: str | Path) -> str:
+    """A file name as text that prints and stores anywhere: bytes that are not UTF-8 (kept by Python as lone
+    surrogates) become backslash escapes, so "\xff-page.txt" cannot crash SQLite, JSON or the terminal."""
+    return os.fsencode(str(name)).decode("utf-8", "backslashreplace")
 
 
 class ParseError(Exception):

@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 
 from search.models import Article
 
-from .base import ParseError, Problem, content_id, parse_date, source_for_url, url_id
+from .base import ParseError, Problem, content_id, parse_date, printable_path, source_for_url, url_id
 from .clean import clean_paragraphs, collapse, normalize
 from .decode import MAX_ARTICLE_BYTES, decode_bytes, open_binary, over_limit
 
@@ -23,6 +23,7 @@ URL_FIELDS = ("url", "link")
 _SIGN_OFF = re.compile(r"\n[^\S\n]*reuter[^\S\n]*$", re.IGNORECASE)
 _SNIFF_BYTES = 8192
 _MAX_NUL_RATIO = 0.01
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")  # from a "\ud800" JSON escape
 _SKIP_BYTES = 1024 * 1024  # the rest of a line over the limit is skipped in pieces of this size
 
 
@@ -49,11 +50,13 @@ def parse_record(obj: dict[str, Any], origin: str, key: str | None = None) -> tu
     if not text and not title:
         raise ParseError("no text")
     url = _first_str(obj, URL_FIELDS)
-    url = url.strip() if url else None
+    url = normalize(url).strip() or None if url else None  # no lone surrogate may reach the store
     own_id = next((obj[f] for f in ID_FIELDS if isinstance(obj.get(f), (str, int)) and not isinstance(obj[f], bool)
                    and str(obj[f]).strip()), None)
     if own_id is not None:
         article_id = str(own_id)
+        if _LONE_SURROGATE.search(article_id):  # kept exactly as given, so it cannot be cleaned: the line is skipped
+            raise ParseError(f"id {article_id[:80]!r} is not valid Unicode (a lone surrogate)")
     elif url:
         article_id = url_id(url)
     else:
@@ -65,7 +68,8 @@ def parse_record(obj: dict[str, Any], origin: str, key: str | None = None) -> tu
     source = _first_str(obj, ("source",)) or _first_str(meta, ("source",)) or source_for_url(url)
     source = collapse(normalize(source)) or None if source else None
     agencies = obj.get("agencies")
-    agencies = tuple(a for a in agencies if isinstance(a, str)) if isinstance(agencies, list) else ()
+    agencies = tuple(filter(None, (collapse(normalize(a)) for a in agencies if isinstance(a, str)))) \
+        if isinstance(agencies, list) else ()
     article = Article(id=article_id, title=title, text=text, date=date, source=source,
                       url=url, agencies=agencies, origin=origin)
     return article, problems
@@ -115,7 +119,7 @@ def bounded_lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
 def read_jsonl(path: Path, key: str, limit: int = MAX_ARTICLE_BYTES) -> Iterator[Article | Problem]:
     """Every line of a (possibly gzipped) JSONL file, streamed; never the whole file in memory, nor more than
     `limit` bytes of one line: a longer line is skipped as a Problem and reading goes on with the next one."""
-    origin = str(path)
+    origin = printable_path(path)
     line_no = 0
     try:
         with open_binary(path) as handle:
