@@ -358,6 +358,7 @@ class SearchEngine:
         articles = self.store.articles_at(article_rows)
         terms = {t: max(self.bm25.idf(t), 1e-3) for t in parsed.marked_terms}
         named = {c for group in self.quotes.lookup.named_in(parsed.text) for c in group}
+        speaker_codes = self.quotes.codes_matching(speaker) if speaker else None  # once a page, not once a hit
         hits = []
         for offset, group in enumerate(page):
             best_row, score = group[0]
@@ -391,12 +392,12 @@ class SearchEngine:
                 quote=quote,
                 highlights=tuple(sorted(spans, key=lambda s: (s.start, -s.end))),
                 more_passages=tuple(passages[r] for r, _ in group[1:]),
-                quotations=self._hit_quotations(article_row, article, terms, quote, vector, speaker, named),
+                quotations=self._hit_quotations(article_row, article, terms, quote, vector, speaker_codes, named),
             ))
         return hits
 
     def _hit_quotations(self, article_row: int, article: Article, terms: dict[str, float], quote: Quote | None,
-                        vector: np.ndarray | None, speaker: str | None, named: set[int]) -> tuple[Quotation, ...]:
+                        vector: np.ndarray | None, speaker: list[int] | None, named: set[int]) -> tuple[Quotation, ...]:
         """The article's quotations that match the question, best first.
 
         A quotation matches when it holds a question term, lies in the chosen sentence, is close in meaning
@@ -406,8 +407,8 @@ class SearchEngine:
         q = self.quotes
         rows = q.rows_of_article(article_row)
         rows = rows[q.searchable[rows]]
-        if speaker:
-            rows = rows[np.isin(q.speaker[rows], q.codes_matching(speaker))]
+        if speaker is not None:  # the speaker filter's codes
+            rows = rows[np.isin(q.speaker[rows], speaker)]
         if rows.size == 0:
             return ()
         sims = q.vectors(rows) @ vector if vector is not None else np.zeros(rows.size, dtype=np.float32)
@@ -417,7 +418,7 @@ class SearchEngine:
             words = {t for a, b in quotation.parts for _, _, t in matches(article.text, terms, a, b)}
             inside = quote is not None and quotation.start < quote.end and quote.start < quotation.end
             by_named = int(q.speaker[row]) in named
-            if words or inside or by_named or sim >= QUOTE_MIN_COSINE or speaker:
+            if words or inside or by_named or sim >= QUOTE_MIN_COSINE or speaker is not None:
                 score = sum(terms[t] for t in words) / total + sim + (1.0 if by_named else 0.0)
                 scored.append((-score, quotation.start, quotation))
         scored.sort(key=lambda item: item[:2])
