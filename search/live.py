@@ -74,8 +74,8 @@ class LiveIndex:
             with self._lock:
                 served.users -= 1
                 done = served.retired and served.users == 0
-            if done:
-                self._retire(served)
+            if done:  # off the request's thread: removing a large build takes a while, the answer should not wait
+                threading.Thread(target=self._retire, args=(served,), name="newsclip-retire", daemon=True).start()
 
     @property
     def build_name(self) -> str:
@@ -137,9 +137,10 @@ class LiveIndex:
 
     def _retire(self, served: _Served) -> None:
         """Close a replaced build once unused, let go of its lease, and remove it unless it is current again."""
-        if served.closed:
-            return
-        served.closed = True
+        with self._lock:
+            if served.closed:
+                return
+            served.closed = True
         served.engine.close()
         release_build(served.lease)
         if current_name(self.index_dir) != served.name:
@@ -170,8 +171,8 @@ class LiveIndex:
         with self._lock:
             served = self._served
             served.retired = True
-            done = served.users == 0
-        if done and not served.closed:
-            served.closed = True
+            done = served.users == 0 and not served.closed
+            served.closed = served.closed or done
+        if done:  # the build stays on disk: it is still the current one
             served.engine.close()
             release_build(served.lease)
