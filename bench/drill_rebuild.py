@@ -7,7 +7,6 @@ production server answers a client that never stops asking. Prints and writes th
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import random
@@ -27,6 +26,7 @@ from pathlib import Path
 from search.errors import NewsclipError
 from search.layout import BUILDS, TMP_PREFIX, current_build, verify_build
 
+from .build import subset
 from .common import REUTERS, ROOT
 from .server import rss_mb, serving
 
@@ -82,14 +82,7 @@ def write_corpus(folder: Path, stories: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for seed in (ROOT / "seeds").iterdir():
         shutil.copy2(seed, folder / seed.name)
-    kept = 0
-    with gzip.open(REUTERS, "rt", encoding="utf-8") as src, (folder / "reuters.jsonl").open("w") as out:
-        for line in src:
-            if kept >= stories:
-                break
-            if (json.loads(line).get("body") or "").strip():
-                out.write(line)
-                kept += 1
+    subset(folder / "reuters.jsonl.gz", stories)
 
 
 def rebuild_cmd(corpus: Path, index: Path) -> list[str]:

@@ -17,6 +17,7 @@ from indexer.quotes import extract_quotations
 from indexer.sources import read_file
 from search.models import Article
 
+from .build import subset
 from .common import REUTERS, ROOT
 
 LABELS = ROOT / "tests" / "data" / "quotes-reuters.json"
@@ -24,18 +25,9 @@ LABELS = ROOT / "tests" / "data" / "quotes-reuters.json"
 
 def speed(stories: int, scratch: Path) -> dict[str, object]:
     """Extraction over the first `stories` Reuters stories with a body: stories per second and what it finds."""
-    import gzip
-
-    subset = scratch / "stories.jsonl"
-    with gzip.open(REUTERS, "rt", encoding="utf-8") as src, subset.open("w", encoding="utf-8") as out:
-        kept = 0
-        for line in src:
-            if kept >= stories:
-                break
-            if (json.loads(line).get("body") or "").strip():
-                out.write(line)
-                kept += 1
-    articles = [a for a in read_file(subset, "jsonl") if isinstance(a, Article)]
+    corpus = scratch / "stories.jsonl.gz"
+    subset(corpus, stories)
+    articles = [a for a in read_file(corpus, "jsonl") if isinstance(a, Article)]
     began = time.perf_counter()
     found = [extract_quotations(a.text) for a in articles]
     seconds = time.perf_counter() - began

@@ -31,6 +31,17 @@ HIT_QUOTATIONS = 3  # an article hit carries at most this many of its matching q
 QUOTE_MIN_COSINE = 0.35  # all-MiniLM-L6-v2: a quotation this close to the question is on its subject
 
 
+def _scores(bm25: tuple[float, int] | None, dense: tuple[float, int] | None, fused: float) -> Scores:
+    """Each leg's (score, rank) for a hit, None where that leg did not find it, and the fused score."""
+    return Scores(
+        bm25=None if bm25 is None else round(bm25[0], 6),
+        bm25_rank=None if bm25 is None else bm25[1],
+        dense=None if dense is None else round(dense[0], 6),
+        dense_rank=None if dense is None else dense[1],
+        fused=round(fused, 6),
+    )
+
+
 def _on_time(deadline: float | None) -> None:
     """Cut a search that is past its deadline (checked between steps; each step is short)."""
     if deadline is not None and time.perf_counter() > deadline:
@@ -381,13 +392,7 @@ class SearchEngine:
                 url=article.url,
                 date=article.date,
                 score=round(score, 6),
-                scores=Scores(
-                    bm25=None if bm25 is None else round(bm25[0], 6),
-                    bm25_rank=None if bm25 is None else bm25[1],
-                    dense=None if dense is None else round(dense[0], 6),
-                    dense_rank=None if dense is None else dense[1],
-                    fused=round(score, 6),
-                ),
+                scores=_scores(bm25, dense, score),
                 passage=passage,
                 quote=quote,
                 highlights=tuple(sorted(spans, key=lambda s: (s.start, -s.end))),
@@ -531,13 +536,7 @@ class SearchEngine:
                 url=article.url,
                 date=article.date,
                 score=round(score, 6),
-                scores=Scores(
-                    bm25=None if bm25 is None else round(bm25[0], 6),
-                    bm25_rank=None if bm25 is None else bm25[1],
-                    dense=None if dense is None else round(dense[0], 6),
-                    dense_rank=None if dense is None else dense[1],
-                    fused=round(score, 6),
-                ),
+                scores=_scores(bm25, dense, score),
                 highlights=tuple(spans),
                 speaker_named=row in named,
             ))

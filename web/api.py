@@ -146,17 +146,24 @@ def quotation_json(quotation: Quotation) -> dict[str, Any]:
     }
 
 
-def quote_hit_json(hit: QuoteHit) -> dict[str, Any]:
-    """One quotation hit with its article's title, source and date."""
+def _hit_head(hit: Hit | QuoteHit, article_id: str) -> dict[str, Any]:
+    """The fields both kinds of hit open with: rank, the article's metadata, the scores."""
     return {
         "rank": hit.rank,
-        "article_id": hit.quotation.article_id,
+        "article_id": article_id,
         "title": hit.title,
         "source": hit.source,
         "url": hit.url,
         "date": hit.date,
         "score": hit.score,
         "scores": asdict(hit.scores),
+    }
+
+
+def quote_hit_json(hit: QuoteHit) -> dict[str, Any]:
+    """One quotation hit with its article's title, source and date."""
+    return {
+        **_hit_head(hit, hit.quotation.article_id),
         "quotation": quotation_json(hit.quotation),
         "speaker_named": hit.speaker_named,
         "highlights": [{"start": s.start, "end": s.end, "kind": s.kind} for s in hit.highlights],
@@ -168,14 +175,7 @@ def hit_json(hit: Hit | QuoteHit) -> dict[str, Any]:
     if isinstance(hit, QuoteHit):
         return quote_hit_json(hit)
     return {
-        "rank": hit.rank,
-        "article_id": hit.article_id,
-        "title": hit.title,
-        "source": hit.source,
-        "url": hit.url,
-        "date": hit.date,
-        "score": hit.score,
-        "scores": asdict(hit.scores),
+        **_hit_head(hit, hit.article_id),
         "passage": passage_json(hit.passage),
         "quote": asdict(hit.quote) if hit.quote is not None else None,
         "highlights": [{"start": s.start, "end": s.end, "kind": s.kind} for s in hit.highlights],

@@ -33,6 +33,18 @@ _STR = {"type": "string"}
 _NUM = {"type": "number"}
 _DATE = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 
+# The fields both kinds of hit open with (web/api.py's _hit_head).
+_HIT_HEAD: dict[str, Any] = {
+        "rank": {"type": "integer", "minimum": 1},
+        "article_id": _STR,
+        "title": _STR,
+        "source": _nullable(_STR),
+        "url": _nullable(_STR),
+        "date": _nullable({"type": "string", "description": "ISO 8601 date or date-time", "pattern": r"^\d{4}-\d{2}-\d{2}"}),
+        "score": _NUM,
+        "scores": _ref("Scores"),
+}
+
 _SCHEMAS: dict[str, Any] = {
     "Error": _obj({"error": _obj({
         "code": {"type": "string", "examples": ["bad_request", "not_found", "method_not_allowed", "timeout",
@@ -69,28 +81,14 @@ _SCHEMAS: dict[str, Any] = {
     "Speaker": _obj({"name": _STR, "count": {"type": "integer", "minimum": 1,
                                             "description": "Quotations (full and partial) by this speaker"}}),
     "QuoteHit": _obj({
-        "rank": {"type": "integer", "minimum": 1},
-        "article_id": _STR,
-        "title": _STR,
-        "source": _nullable(_STR),
-        "url": _nullable(_STR),
-        "date": _nullable({"type": "string", "description": "ISO 8601 date or date-time", "pattern": r"^\d{4}-\d{2}-\d{2}"}),
-        "score": _NUM,
-        "scores": _ref("Scores"),
+        **_HIT_HEAD,
         "quotation": _ref("Quotation"),
         "speaker_named": {"type": "boolean", "description": "The question named this speaker, which ranks their "
                                                             "quotations first"},
         "highlights": {"type": "array", "items": _ref("Span")},
     }),
     "Hit": _obj({
-        "rank": {"type": "integer", "minimum": 1},
-        "article_id": _STR,
-        "title": _STR,
-        "source": _nullable(_STR),
-        "url": _nullable(_STR),
-        "date": _nullable({"type": "string", "description": "ISO 8601 date or date-time", "pattern": r"^\d{4}-\d{2}-\d{2}"}),
-        "score": _NUM,
-        "scores": _ref("Scores"),
+        **_HIT_HEAD,
         "passage": _ref("Passage"),
         "quote": _nullable(_ref("Quote")),
         "highlights": {"type": "array", "items": _ref("Span")},

@@ -214,8 +214,8 @@ def article(article_id: str) -> ResponseReturnValue:
     quotes = [x for x in engine().article_quotations(article_id) if x.kind != "term"]
     q = request.args.get("q", "")
     spans: list[Any] = []
+    terms, phrases = query_terms(q)  # once for the article and its quotations
     if q.strip():
-        terms, phrases = query_terms(q)
         spans.extend(lexical_spans(found.text, 0, terms, phrases))
     if chosen is not None:
         spans.append(render.Mark(chosen.start, chosen.end, "passage"))
@@ -232,6 +232,6 @@ def article(article_id: str) -> ResponseReturnValue:
                        "html": render.mark(found.text[start:end], spans_here)})
     return render_template(
         "article.html", article=found, blocks=blocks, chosen=chosen, q=q,
-        quotations=[quotation_view(x, q, *query_terms(q)) for x in quotes],
+        quotations=[quotation_view(x, q, terms, phrases) for x in quotes],
         url=render.safe_url(found.url), date_text=render.human_date(found.date),
     )
