@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections import OrderedDict
@@ -19,12 +20,13 @@ from .embed import Embedder, load_index_embedder
 from .errors import IndexCorrupt, IndexMismatch, SearchTimeout
 from .highlight import choose_quote, lexical_spans, matches
 from .layout import BM25_DIR, COLUMNS, DENSE, QUOTES, STORE, current_build, read_manifest, summary
-from .models import Article, Hit, Passage, Quotation, Quote, QuoteHit, Scores, SearchRequest, SearchResult, Span
+from .models import Article, Facets, Hit, Passage, Quotation, Quote, QuoteHit, Scores, SearchRequest, SearchResult, Span
 from .quotes import QuoteIndex, load_quote_index
 from .query import ParsedQuery, contains_phrase, parse_question, validate
 from .store import Store
 from .text import tokenize
 
+_EPOCH = dt.date(1970, 1, 1)
 MORE_PASSAGES = 2
 QUOTES_PER_ARTICLE = 2  # type=quotes: an article's further quotations wait until every article has shown two
 HIT_QUOTATIONS = 3  # an article hit carries at most this many of its matching quotations
@@ -168,6 +170,24 @@ class SearchEngine:
     def summary(self) -> dict[str, Any]:
         """What `indexer stats --json` prints for this build."""
         return summary(self.manifest, self.build_dir)
+
+    def archive(self) -> dict[str, Any]:
+        """What the archive holds, for the page: articles, passages, quotations, first and last day, last update."""
+        days = self.columns.article_day
+        dated = days[days != NO_DAY]
+        first = last = None
+        if dated.size:
+            first = (_EPOCH + dt.timedelta(days=int(dated.min()))).isoformat()
+            last = (_EPOCH + dt.timedelta(days=int(dated.max()))).isoformat()
+        return {
+            "articles": self.n_articles,
+            "passages": self.n_passages,
+            "quotes": self.quotes.count,
+            "sources": len(self.sources()),
+            "first_date": first,
+            "last_date": last,
+            "updated_at": self.manifest.get("built_at"),
+        }
 
     def sources(self) -> list[tuple[str, int]]:
         """Source names with their article counts, most articles first (the page's source filter)."""
@@ -496,7 +516,7 @@ class SearchEngine:
         hits = self._quote_hits(page, legs, parsed, named_rows, first_rank=(request.page - 1) * request.k + 1)
         took = (time.perf_counter() - began) * 1000
         return SearchResult(request.q, request.mode, round(took, 2), total, request.page, request.k, tuple(hits),
-                            type="quotes", speakers=tuple(self.quotes.facet(facet_rows)))
+                            type="quotes", facets=Facets(speakers=tuple(self.quotes.facet(facet_rows))))
 
     def _quote_order(self, tiers: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
         """Tiers in order, each quotation once; within a tier an article's third and later quotations go last."""

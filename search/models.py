@@ -28,11 +28,36 @@ class Article:
     agencies: tuple[str, ...] = ()  # wire agencies credited at the end ("AFP", "AP")
     headings: tuple[Heading, ...] = ()
     origin: str = ""  # where it was read from: "path" or "path:line"
+    dateline: str | None = None  # the wire's place line ("SALVADOR"), kept apart from the date
 
     @property
     def day(self) -> dt.date | None:
-        """The calendar day, which filters and date sorting work on."""
+        """The calendar day, which filters work on."""
         return dt.date.fromisoformat(self.date[:10]) if self.date else None
+
+    @property
+    def has_time(self) -> bool:
+        """Whether the source gave a time of day, not only the day."""
+        return bool(self.date and len(self.date) > 10)
+
+    @property
+    def headline(self) -> str:
+        """The title, or for an article without one its first sentence (cut to HEADLINE_WORDS words)."""
+        return self.title or first_sentence(self.text)
+
+
+HEADLINE_WORDS = 20
+
+
+def first_sentence(text: str, words: int = HEADLINE_WORDS) -> str:
+    """The opening sentence of a text (to its first . ? or ! followed by a space), at most `words` words, "…" if cut."""
+    head = " ".join(text.split("\n\n", 1)[0].split())
+    for i, ch in enumerate(head):
+        if ch in ".?!" and (i + 1 == len(head) or head[i + 1] == " ") and i > 20:
+            head = head[: i + 1]
+            break
+    cut = head.split()
+    return " ".join(cut[:words]) + ("…" if len(cut) > words else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +78,9 @@ SORTS = ("relevance", "date")
 GROUPS = ("article", "passage")
 TYPES = ("articles", "quotes")  # what a hit is: an article (with its best passage) or one quotation
 QUOTE_KINDS = ("full", "partial", "term")
+SPEAKER_KINDS = ("person", "organization", "description")
+SPEAKER_NAMED = ("person", "organization")
+TOTAL_RELATIONS = ("eq", "gte")  # total is exact, or a lower bound (Elasticsearch's hits.total.relation)
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MAX_DEPTH = 1000  # page * k: deeper pages cost more than any reader will page through
@@ -77,6 +105,12 @@ class SearchRequest:
     group: str = "article"
     type: str = "articles"
     speaker: str | None = None  # only quotations of this speaker (full name, or its last words: "Putin")
+    offset: int | None = None  # hits skipped before this page; None: (page - 1) * k
+
+    @property
+    def start(self) -> int:
+        """How many hits of the ranking come before this page."""
+        return self.offset if self.offset is not None else (self.page - 1) * self.k
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +144,16 @@ class Quotation:
     start: int
     end: int
     parts: tuple[tuple[int, int], ...]
-    text: str  # the spoken words: the parts joined by a space
-    speaker: str | None
+    text: str  # the spoken words: the parts joined, " … " where the attribution stood between them
+    speaker: str | None  # a name ("Vladimir Putin") or a description as written ("a ministry spokesman")
     role: str | None
     kind: str
+    speaker_kind: str | None = None  # person | organization | description (an unnamed source); None: unattributed
+
+    @property
+    def named(self) -> bool:
+        """Said by a named person or organisation: only those are speakers in facets and /api/speakers."""
+        return self.speaker is not None and self.speaker_kind in SPEAKER_NAMED
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +184,8 @@ class Hit:
     highlights: tuple[Span, ...]
     more_passages: tuple[Passage, ...] = ()
     quotations: tuple[Quotation, ...] = ()  # the article's quotations that match the question
+    more_highlights: tuple[tuple[Span, ...], ...] = ()  # the matched words of each of more_passages, article offsets
+    dateline: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,11 +202,29 @@ class QuoteHit:
     scores: Scores
     highlights: tuple[Span, ...]  # lexical matches inside the quotation, article offsets
     speaker_named: bool = False  # the question named this speaker, which ranked it first
+    dateline: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the reader should know about the answer: `code` for programs, `message` for people."""
+
+    code: str  # not_english | no_match | weak_only
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Facets:
+    """Counts over every match of the question (not only the page): what a click on the value would return."""
+
+    sources: tuple[tuple[str, int], ...] = ()
+    speakers: tuple[tuple[str, int], ...] = ()  # named people and organisations only
+    unnamed: int = 0  # matches quoting only unnamed sources ("a ministry spokesman")
 
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    """A page of hits and how many articles (or passages) matched in all."""
+    """A page of hits and how many articles (or passages, or quotations) matched in all."""
 
     query: str
     mode: str
@@ -174,4 +234,13 @@ class SearchResult:
     k: int
     hits: tuple[Hit | QuoteHit, ...]
     type: str = "articles"
-    speakers: tuple[tuple[str, int], ...] = ()  # type=quotes: speakers of the matching quotations, with counts
+    total_relation: str = "eq"  # eq: total is exact; gte: at least total
+    facets: Facets = Facets()
+    notices: tuple[Notice, ...] = ()
+    near_misses: tuple[Hit | QuoteHit, ...] = ()  # weak matches, shown apart, when nothing matched well
+    offset: int = 0  # hits of the ranking before this page
+
+    @property
+    def speakers(self) -> tuple[tuple[str, int], ...]:
+        """The speaker facet (kept under its first name for the page)."""
+        return self.facets.speakers
