@@ -140,8 +140,9 @@ def read_sources(config: BuildConfig) -> tuple[list[Article], list[Problem], lis
 
 
 def embed_text(article: Article, passage: Passage) -> str:
-    """What is embedded and BM25-indexed for a passage: the title makes every passage findable by it."""
-    return f"{article.title}\n{passage.text}" if article.title else passage.text
+    """What is embedded and BM25-indexed for a passage: the title makes every passage findable by it (a
+    headline-only brief is its title already: counted once)."""
+    return f"{article.title}\n{passage.text}" if article.title and article.text != article.title else passage.text
 
 
 @dataclass
@@ -161,7 +162,7 @@ def chunk_all(articles: list[Article], embedder: Embedder, config: BuildConfig, 
     chunking = ChunkConfig(config.chunking.target_words, config.chunking.overlap_sentences, embedder.max_tokens)
     out = Chunked()
     for article in tqdm(articles, desc="chunk", unit="article", disable=not config.progress):
-        prefix = f"{article.title}\n" if article.title else ""
+        prefix = f"{article.title}\n" if article.title and article.text != article.title else ""
         passages, sentences = split_article(article, chunking, embedder.count_tokens, prefix)
         if not passages:
             problems.append(Problem(article.origin, "no sentences in the text", True))
@@ -179,7 +180,8 @@ def chunk_all(articles: list[Article], embedder: Embedder, config: BuildConfig, 
 def article_quotations(article: Article) -> list[Quotation]:
     """The article's quotations as stored: offsets into its text, the spoken words, speaker, role and kind."""
     return [
-        Quotation(article.id, f.start, f.end, f.parts, quote_text(article.text, f.parts), f.speaker, f.role, f.kind)
+        Quotation(article.id, f.start, f.end, f.parts, quote_text(article.text, f.parts), f.speaker, f.role, f.kind,
+                  getattr(f, "speaker_kind", None))
         for f in extract_quotations(article.text)
     ]
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from .errors import IndexCorrupt, IndexMismatch, IndexNotFound
 
-FORMAT_VERSION = 3  # 2: columns/ (row-aligned arrays, sentence vectors for the quote); 3: quotes/ and quotations
+FORMAT_VERSION = 4  # 2: columns/ (row-aligned arrays, sentence vectors for the quote); 3: quotes/ and quotations;
+# 4: datelines, speaker kinds, article times
 CURRENT = "CURRENT"  # holds the live build's name; replaced atomically, the only publishing step
 BUILDS = "builds"
 CACHE = "cache"

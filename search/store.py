@@ -23,7 +23,8 @@ CREATE TABLE articles (
     url TEXT,
     agencies TEXT NOT NULL,
     headings TEXT NOT NULL,
-    origin TEXT NOT NULL
+    origin TEXT NOT NULL,
+    dateline TEXT
 );
 CREATE TABLE passages (
     row INTEGER PRIMARY KEY,
@@ -43,7 +44,8 @@ CREATE TABLE quotes (
     speaker TEXT,
     role TEXT,
     kind TEXT NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    speaker_kind TEXT
 );
 CREATE INDEX articles_day ON articles(day);
 CREATE INDEX quotes_article ON quotes(article_row, start);
@@ -68,10 +70,11 @@ class StoreWriter:
         """The next article row, its passages and its quotations, which take the next passage and quote rows."""
         a = article
         self._con.execute(
-            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 self.articles, a.id, a.title, a.text, a.date, a.date[:10] if a.date else None, a.source, a.url,
                 json.dumps(list(a.agencies)), json.dumps([[h.start, h.end, h.text] for h in a.headings]), a.origin,
+                a.dateline,
             ),
         )
         self._con.executemany(
@@ -80,9 +83,9 @@ class StoreWriter:
              for i, p in enumerate(passages)),
         )
         self._con.executemany(
-            "INSERT INTO quotes VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO quotes VALUES (?,?,?,?,?,?,?,?,?,?)",
             ((self.quotes + i, self.articles, q.start, q.end, json.dumps([list(p) for p in q.parts]), q.speaker,
-              q.role, q.kind, q.text) for i, q in enumerate(quotes)),
+              q.role, q.kind, q.text, q.speaker_kind) for i, q in enumerate(quotes)),
         )
         self.articles += 1
         self.passages += len(passages)
@@ -129,7 +132,7 @@ def _quotation(row: sqlite3.Row, article_id: str) -> Quotation:
     return Quotation(
         article_id=article_id, start=row["start"], end=row["end"],
         parts=tuple((a, b) for a, b in json.loads(row["parts"])), text=row["text"], speaker=row["speaker"],
-        role=row["role"], kind=row["kind"],
+        role=row["role"], kind=row["kind"], speaker_kind=row["speaker_kind"],
     )
 
 
@@ -138,6 +141,7 @@ def _article(row: sqlite3.Row) -> Article:
         id=row["id"], title=row["title"], text=row["text"], date=row["date"], source=row["source"],
         url=row["url"], agencies=tuple(json.loads(row["agencies"])),
         headings=tuple(Heading(a, b, t) for a, b, t in json.loads(row["headings"])), origin=row["origin"],
+        dateline=row["dateline"],
     )
 
 

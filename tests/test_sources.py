@@ -17,6 +17,7 @@ from indexer.sources import (
     parse_pagetext, parse_record, read_articles, read_file, source_for_url,
 )
 from search.models import Article
+from indexer.sources.jsonl import dateline_place
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -171,7 +172,7 @@ def test_jsonl_aliases_and_int_id(tmp_path: Path) -> None:
     assert (a.id, a.title, a.text, a.date, a.source) == ("42", "Aliased title", "Body words here.",
                                                          "2020-05-01T08:30:00", "The Guardian")
     assert (b.id, b.title, b.text, b.date) == ("b-7", "Content alias", "More words.", "2020-05-02")
-    assert (c.date, c.source) == (None, "Reuters")
+    assert (c.date, c.source, c.dateline) == (None, "Reuters", "Salvador")
     assert problems == [Problem(f"{path}:3", "unparseable date 'SALVADOR, Feb 26'", False)]
     assert d.id.startswith("u-") and d.source == "AP" and d.headings == ()
     assert [x.origin for x in (a, b, c, d)] == [f"{path}:{n}" for n in range(1, 5)]
@@ -189,7 +190,7 @@ def test_jsonl_beir_and_wrapped_body() -> None:
     with pytest.raises(ParseError, match="no text"):
         parse_record({"id": "9", "title": "  ", "text": ""}, "x:2")
     title_only, _ = parse_record({"id": "10", "title": "BRIEF HEADLINE", "body": ""}, "x:3")
-    assert (title_only.title, title_only.text) == ("BRIEF HEADLINE", "")
+    assert (title_only.title, title_only.text) == ("BRIEF HEADLINE", "BRIEF HEADLINE")  # the headline is the news
 
 
 def test_beir_corpus_reads_without_conversion() -> None:
@@ -387,3 +388,11 @@ def test_cleaning_never_raises_and_yields_clean_paragraphs(text: str) -> None:
     for paragraph in clean_paragraphs(text):
         assert paragraph and "\n" not in paragraph and paragraph == paragraph.strip() and "  " not in paragraph
     assert clean_text(text) == "\n\n".join(clean_paragraphs(text))
+
+
+@pytest.mark.parametrize("dateline, place", [
+    ("SALVADOR, Feb 26", "Salvador"), ("NEW YORK, March 3 -", "New York"), ("WASHINGTON, March 2, 1987", "Washington"),
+    ("Bonn", "Bonn"), ("", None), ("26-FEB-1987", None),
+])
+def test_dateline_place_is_kept_apart_from_the_date(dateline: str, place: str | None) -> None:
+    assert dateline_place(dateline) == place

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,21 @@ def _first_str(obj: dict[str, Any], fields: tuple[str, ...]) -> str | None:
     return None
 
 
+_DATELINE = re.compile(r"\s*(.+?),\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2}\b.*$", re.DOTALL)
+
+
+def dateline_place(dateline: str | None) -> str | None:
+    """The place of a wire dateline ("SALVADOR, Feb 26" -> "Salvador"); the date part is read as a date elsewhere."""
+    if not dateline:
+        return None
+    line = collapse(normalize(dateline))
+    m = _DATELINE.match(line)
+    place = (m.group(1) if m else line).strip(" ,-")
+    if not place or any(ch.isdigit() for ch in place) or len(place) > 80:
+        return None
+    return string.capwords(place) if place.isupper() else place
+
+
 def _body(raw: str) -> str:
     """Cleaned paragraphs of a wire body, without the "Reuter" sign-off."""
     return "\n\n".join(clean_paragraphs(_SIGN_OFF.sub("", "\n" + normalize(raw).rstrip())))
@@ -49,6 +65,8 @@ def parse_record(obj: dict[str, Any], origin: str, key: str | None = None) -> tu
     text = _body(_first_str(obj, TEXT_FIELDS) or "")
     if not text and not title:
         raise ParseError("no text")
+    if not text:
+        text = title  # a headline-only brief (Reuters' BRIEF): the headline is the news
     url = _first_str(obj, URL_FIELDS)
     url = normalize(url).strip() or None if url else None  # no lone surrogate may reach the store
     own_id = next((obj[f] for f in ID_FIELDS if isinstance(obj.get(f), (str, int)) and not isinstance(obj[f], bool)
@@ -71,7 +89,7 @@ def parse_record(obj: dict[str, Any], origin: str, key: str | None = None) -> tu
     agencies = tuple(filter(None, (collapse(normalize(a)) for a in agencies if isinstance(a, str)))) \
         if isinstance(agencies, list) else ()
     article = Article(id=article_id, title=title, text=text, date=date, source=source,
-                      url=url, agencies=agencies, origin=origin)
+                      url=url, agencies=agencies, origin=origin, dateline=dateline_place(_first_str(obj, ("dateline",))))
     return article, problems
 
 
