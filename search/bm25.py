@@ -58,6 +58,7 @@ class BM25Index:
         text = arrays["term_chars"].tobytes().decode("utf-8", "surrogatepass")
         off = arrays["term_offsets"].tolist()
         self._vocab = {text[off[i] : off[i + 1]]: i for i in range(len(off) - 1)}
+        self._max_idf: float | None = None
 
     @classmethod
     def build(cls, docs: Iterable[Sequence[str]], params: BM25Params = BM25Params()) -> BM25Index:
@@ -76,6 +77,18 @@ class BM25Index:
         """A term's idf (0 when unknown), to weigh query terms when choosing a quote."""
         t = self._vocab.get(term)
         return 0.0 if t is None else float(self._a["idf"][t])
+
+    def knows(self, term: str) -> bool:
+        """Whether any document has the term."""
+        return term in self._vocab
+
+    @property
+    def max_idf(self) -> float:
+        """The largest idf of the vocabulary: what an unknown word would weigh at least (0 for an empty index)."""
+        if self._max_idf is None:
+            idf = self._a["idf"]
+            self._max_idf = float(idf.max()) if idf.size else 0.0
+        return self._max_idf
 
     def postings(self, term: str) -> np.ndarray:
         """Documents containing the term, ascending; empty when unknown (exclusions and phrases)."""

@@ -25,6 +25,26 @@ def day_number(day: dt.date) -> int:
     return (day - _EPOCH).days
 
 
+NO_TIME = np.iinfo(np.int64).min
+
+
+def timestamp(date: str | None) -> int:
+    """Seconds since 1970-01-01 of an ISO date or date-time, for sorting newest first: a time without a zone
+    counts as UTC (as Elasticsearch reads it), a date alone as its first second; NO_TIME when undated."""
+    if not date:
+        return NO_TIME
+    try:
+        when = dt.datetime.fromisoformat(date)
+    except ValueError:
+        try:
+            when = dt.datetime.combine(dt.date.fromisoformat(date[:10]), dt.time())
+        except ValueError:
+            return NO_TIME
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return int(when.timestamp())
+
+
 class RowFile:
     """Rows of a 2-D .npy read with pread, not mapped: a query reads a few sentence vectors per hit, and mapped
     pages of a multi-GB file would count in the server's resident memory (fault-around maps 64 KB a read)."""
@@ -74,6 +94,7 @@ class Columns:
     passage_article: np.ndarray  # int32 [passages]
     article_day: np.ndarray  # int32 [articles], NO_DAY when undated
     article_source: np.ndarray  # int32 [articles], -1 when no source
+    article_time: np.ndarray  # int64 [articles]: seconds since 1970 (a date alone: its first second), NO_TIME undated
     source_names: list[str]
     sentence_ptr: np.ndarray  # int64 [articles + 1]: sentences of article a are [ptr[a], ptr[a+1])
     sentence_start: np.ndarray  # int32 [sentences]
@@ -103,6 +124,7 @@ class ColumnsBuilder:
         self.passage_article = array("i")
         self.article_day = array("i")
         self.article_source = array("i")  # codes in first-seen order; sorted by name on save
+        self.article_time = array("q")
         self.sources: dict[str, int] = {}
         self.sentence_counts = array("q")
         self.sentence_start = array("i")
@@ -117,6 +139,7 @@ class ColumnsBuilder:
         self.article_day.append(day_number(article.day) if article.day else NO_DAY)
         code = self.sources.setdefault(article.source, len(self.sources)) if article.source else -1
         self.article_source.append(code)
+        self.article_time.append(timestamp(article.date))
         self.sentence_counts.append(len(sentences))
         self.sentence_start.extend(a for a, _ in sentences)
         self.sentence_end.extend(b for _, b in sentences)
@@ -137,6 +160,7 @@ class ColumnsBuilder:
             "passage_article": np.frombuffer(self.passage_article, dtype=np.int32),
             "article_day": np.frombuffer(self.article_day, dtype=np.int32),
             "article_source": remap[np.frombuffer(self.article_source, dtype=np.int32)],
+            "article_time": np.frombuffer(self.article_time, dtype=np.int64),
             "sentence_ptr": np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
             "sentence_start": np.frombuffer(self.sentence_start, dtype=np.int32),
             "sentence_end": np.frombuffer(self.sentence_end, dtype=np.int32),
@@ -192,6 +216,7 @@ def load_columns(directory: Path, articles: int, passages: int, dimension: int) 
     n_sent = arrays["sentence_start"].shape[0]
     expected = {
         "passage_article": (passages,), "article_day": (articles,), "article_source": (articles,),
+        "article_time": (articles,),
         "sentence_ptr": (articles + 1,), "sentence_end": (n_sent,), "sentence_vectors": (n_sent, dimension),
     }
     for name, shape in expected.items():

@@ -16,7 +16,7 @@ import numpy as np
 from .bm25 import BM25Builder, BM25Index, BM25Params
 from .dense import DenseConfig, build_dense, load_dense, save_dense
 from .errors import IndexCorrupt
-from .models import QUOTE_KINDS, Quotation
+from .models import QUOTE_KINDS, SPEAKER_NAMED, Quotation
 from .text import QUESTION_WORDS, normalize, tokenize
 
 BM25_DIR = "bm25"
@@ -34,9 +34,15 @@ def name_words(name: str) -> list[str]:
     return [w[:-2] if w.endswith(("'s", "’s")) else w for w in words]
 
 
-def is_named(speaker: str) -> bool:
-    """A person or body written as a name ("Vladimir Putin"), not a description ("a ministry spokesman")."""
-    return bool(speaker) and speaker[0].isupper()
+def is_named(speaker: str, kind: str | None = None) -> bool:
+    """A person or organisation named ("Vladimir Putin"), not a description ("a ministry spokesman"): the
+    extractor's speaker kind says so; without one, a name is written with a capital and a description is not."""
+    if kind is not None:
+        return kind in SPEAKER_NAMED
+    return bool(speaker) and speaker[0].isupper() and not speaker.split()[0].lower() in _DETERMINERS
+
+
+_DETERMINERS = frozenset("a an the one another two three several its his her their some".split())
 
 
 def speaker_matches(value: str, speaker: str) -> bool:
@@ -49,8 +55,23 @@ def _ends_with(have: list[str], want: list[str]) -> bool:
 
 
 def quote_text(article_text: str, parts: Sequence[tuple[int, int]]) -> str:
-    """The spoken words of a quotation: its parts without marks or attribution, joined by a space."""
-    return " ".join(" ".join(article_text[a:b].split()).rstrip(",;: ") for a, b in parts)
+    """The spoken words of a quotation: its parts without marks or attribution, white space folded.
+
+    Where a part ends a sentence (. ? !) its punctuation stays; a comma handing over to the attribution goes, and
+    the next part follows with a space when it goes on with the sentence (lower case) or after " … " when it opens
+    a new one, so the words never run together ("programme We will").
+    """
+    out = ""
+    for a, b in parts:
+        piece = " ".join(article_text[a:b].split())
+        if not out:
+            out = piece
+        elif out.endswith((".", "?", "!")):
+            out = f"{out} {piece}"
+        else:
+            out = out.rstrip(",;: ")
+            out = f"{out} {piece}" if piece[:1].islower() else f"{out} … {piece}"
+    return out.rstrip(",;: ")
 
 
 @dataclass(frozen=True)
@@ -61,11 +82,12 @@ class SpeakerLookup:
     words: list[list[str]]
 
     @classmethod
-    def build(cls, names: Sequence[str]) -> SpeakerLookup:
+    def build(cls, names: Sequence[str], kinds: Sequence[str | None] | None = None) -> SpeakerLookup:
         by_last: dict[str, list[int]] = {}
         words = [name_words(n) for n in names]
-        for code, (name, w) in enumerate(zip(names, words)):
-            if is_named(name) and w and len(w[-1]) >= 3 and w[-1] not in QUESTION_WORDS:
+        kinds = kinds if kinds is not None else [None] * len(names)
+        for code, (name, kind, w) in enumerate(zip(names, kinds, words)):
+            if is_named(name, kind) and w and len(w[-1]) >= 3 and w[-1] not in QUESTION_WORDS:
                 by_last.setdefault(w[-1], []).append(code)
         return cls(by_last, words)
 
@@ -82,7 +104,6 @@ class SpeakerLookup:
                 groups.append(fuller or list(found))
         return groups
 
-    def rows_of_article(self, article_row: int) -> np.ndarray: ...
 
 
 class QuoteIndexBuilder:
@@ -96,6 +117,7 @@ class QuoteIndexBuilder:
         self._spill = self._spill_path.open("wb")
         self.article, self.speaker, self.kind = array("i"), array("i"), array("b")
         self.speakers: dict[str, int] = {}
+        self.kinds: dict[str, str | None] = {}  # the speaker kind first given for each name
         self.count = 0
 
     def add(self, article_row: int, quotes: Sequence[Quotation], vectors: np.ndarray) -> None:
@@ -106,6 +128,8 @@ class QuoteIndexBuilder:
             self.bm25.add(tokenize(q.text) if q.kind in SEARCHABLE else [])
             self.article.append(article_row)
             self.speaker.append(self.speakers.setdefault(q.speaker, len(self.speakers)) if q.speaker else -1)
+            if q.speaker:
+                self.kinds.setdefault(q.speaker, q.speaker_kind)
             self.kind.append(QUOTE_KINDS.index(q.kind))
         self._spill.write(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension).tobytes())
         self.count += len(quotes)
@@ -132,9 +156,11 @@ class QuoteIndexBuilder:
         }
         for name, values in arrays.items():
             np.save(self.directory / f"{name}.npy", values, allow_pickle=False)
-        (self.directory / SPEAKERS_FILE).write_text(json.dumps(names, ensure_ascii=False), encoding="utf-8")
+        speakers = [{"name": n, "kind": self.kinds.get(n)} for n in names]
+        (self.directory / SPEAKERS_FILE).write_text(json.dumps(speakers, ensure_ascii=False), encoding="utf-8")
         kinds = np.bincount(arrays["kind"], minlength=len(QUOTE_KINDS))
-        return {"quotes": self.count, "speakers": len(names), "dense": info["type"],
+        named = sum(is_named(n, self.kinds.get(n)) for n in names)
+        return {"quotes": self.count, "speakers": named, "unnamed_sources": len(names) - named, "dense": info["type"],
                 "kinds": {k: int(n) for k, n in zip(QUOTE_KINDS, kinds)}}
 
     def abort(self) -> None:
@@ -154,6 +180,7 @@ class QuoteIndex:
     speaker_counts: np.ndarray  # searchable quotations per speaker code
     lookup: SpeakerLookup
     searchable: np.ndarray  # bool [quotes]: full and partial quotations may be hits, terms never
+    named: np.ndarray  # bool [speaker codes]: a named person or organisation, not a description
 
     @property
     def count(self) -> int:
@@ -181,7 +208,7 @@ class QuoteIndex:
         found = []
         for code, name in enumerate(self.speaker_names):
             count = int(self.speaker_counts[code])
-            if not count:
+            if not count or not self.named[code]:
                 continue
             words = self.lookup.words[code]
             if not want or " ".join(words).startswith(want) or any(
@@ -191,20 +218,34 @@ class QuoteIndex:
         return found[:limit]
 
     def facet(self, rows: Iterable[int], limit: int = 20) -> list[tuple[str, int]]:
-        """Speakers of the given quotation rows with counts, most first; nobody named is left out."""
+        """Named speakers of the given quotation rows, each with the number of those rows the speaker filter of
+        that name would keep (full name or last words: what a click on it returns), most first."""
         codes = self.speaker[np.fromiter(rows, dtype=np.int64)]
-        counts = np.bincount(codes[codes >= 0], minlength=len(self.speaker_names))
-        pairs = [(self.speaker_names[c], int(counts[c])) for c in np.flatnonzero(counts)]
+        codes = codes[codes >= 0]
+        counts = np.bincount(codes, minlength=len(self.speaker_names))
+        present = [int(c) for c in np.flatnonzero(counts) if self.named[c]]
+        pairs = []
+        for c in present:
+            matching = [m for m in self.codes_matching(self.speaker_names[c]) if counts[m]]
+            pairs.append((self.speaker_names[c], int(counts[matching].sum())))
         pairs.sort(key=lambda p: (-p[1], p[0].casefold()))
         return pairs[:limit]
+
+    def unnamed(self, rows: Iterable[int]) -> int:
+        """How many of the given quotation rows come from an unnamed source ("a ministry spokesman")."""
+        codes = self.speaker[np.fromiter(rows, dtype=np.int64)]
+        codes = codes[codes >= 0]
+        return int(np.count_nonzero(~self.named[codes])) if codes.size else 0
 
 
 def load_quote_index(directory: Path, count: int, dimension: int) -> QuoteIndex:
     """Load and check against the manifest's count of quotations."""
     try:
         arrays = {name: np.load(directory / f"{name}.npy", allow_pickle=False) for name in ARRAYS}
-        names = json.loads((directory / SPEAKERS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        speakers = json.loads((directory / SPEAKERS_FILE).read_text(encoding="utf-8"))
+        names = [str(s["name"]) for s in speakers]
+        kinds = [s.get("kind") for s in speakers]
+    except (OSError, ValueError, TypeError, KeyError) as exc:
         raise IndexCorrupt(f"{directory}: unreadable quotation index: {exc}") from exc
     for name, values in arrays.items():
         if values.shape != (count,):
@@ -218,5 +259,6 @@ def load_quote_index(directory: Path, count: int, dimension: int) -> QuoteIndex:
     searchable = np.isin(arrays["kind"], [QUOTE_KINDS.index(k) for k in SEARCHABLE])
     speaker = arrays["speaker"]
     counts = np.bincount(speaker[(speaker >= 0) & searchable], minlength=len(names))
+    named = np.array([is_named(n, k) for n, k in zip(names, kinds)], dtype=bool)
     return QuoteIndex(bm25, dense, arrays["article"], speaker, arrays["kind"], names, counts,
-                      SpeakerLookup.build(names), searchable)
+                      SpeakerLookup.build(names, kinds), searchable, named)

@@ -1,0 +1,136 @@
+"""The page's hits: for the rows a page shows, the quote, the highlights, the matching quotations and the metadata.
+
+Only the page's rows get this work; the ranking never needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .highlight import choose_quote, lexical_spans, matches
+from .models import Article, Hit, Passage, Quotation, Quote, QuoteHit, Scores, Span
+from .query import ParsedQuery
+from .ranking import Ranker
+
+if TYPE_CHECKING:
+    from .engine import SearchEngine
+
+HIT_QUOTATIONS = 3  # an article hit carries at most this many of its matching quotations
+QUOTE_MIN_COSINE = 0.35  # all-MiniLM-L6-v2: a quotation this close to the question is on its subject
+
+Group = list[tuple[int, float]]  # an article's rows on the page, best first, with their fused scores
+
+
+def article_hits(engine: SearchEngine, page: list[Group], ranker: Ranker, parsed: ParsedQuery,
+                 vector: np.ndarray | None, first_rank: int, speaker: str | None = None) -> list[Hit]:
+    """One hit per group: its best passage, the quote, the marked words, more passages and quotations."""
+    cols, store = engine.columns, engine.store
+    rows = [r for group in page for r, _ in group]
+    passages = dict(zip(rows, store.passages(rows)))
+    articles = store.articles_at(sorted({int(cols.passage_article[g[0][0]]) for g in page}))
+    terms = {t: max(engine.bm25.idf(t), 1e-3) for t in parsed.marked_terms}
+    named = {c for group in engine.quotes.lookup.named_in(parsed.text) for c in group}
+    speaker_codes = engine.quotes.codes_matching(speaker) if speaker else None  # once a page, not once a hit
+    hits = []
+    for offset, group in enumerate(page):
+        best_row, score = group[0]
+        article_row = int(cols.passage_article[best_row])
+        article = articles[article_row]
+        passage = passages[best_row]
+        found = matches(article.text, terms, passage.start, passage.end)  # one analyzer pass per hit
+        quote = _quote(engine, article, article_row, passage, terms, vector, found)
+        relative = [(a - passage.start, b - passage.start, t) for a, b, t in found]
+        spans = lexical_spans(passage.text, passage.start, terms, parsed.phrases, relative)
+        if quote is not None:
+            spans.append(Span(quote.start, quote.end, "semantic"))
+        more = [passages[r] for r, _ in group[1:]]
+        hits.append(Hit(
+            rank=first_rank + offset,
+            article_id=article.id,
+            title=article.headline,
+            source=article.source,
+            url=article.url,
+            date=article.date,
+            score=round(score, 6),
+            scores=ranker.explain(best_row, score),
+            passage=passage,
+            quote=quote,
+            highlights=tuple(sorted(spans, key=lambda s: (s.start, -s.end))),
+            more_passages=tuple(more),
+            quotations=_hit_quotations(engine, article_row, article, terms, quote, vector, speaker_codes, named),
+            more_highlights=tuple(tuple(lexical_spans(p.text, p.start, terms, parsed.phrases)) for p in more),
+            dateline=article.dateline,
+        ))
+    return hits
+
+
+def _hit_quotations(engine: SearchEngine, article_row: int, article: Article, terms: dict[str, float],
+                    quote: Quote | None, vector: np.ndarray | None, speaker: list[int] | None,
+                    named: set[int]) -> tuple[Quotation, ...]:
+    """The article's quotations that match the question, best first.
+
+    A quotation matches when it holds a question term, lies in the chosen sentence, is close in meaning
+    (cosine >= QUOTE_MIN_COSINE) or is by a speaker the question names; with a speaker filter, that
+    speaker's quotations only (all of them, best first).
+    """
+    q = engine.quotes
+    rows = q.rows_of_article(article_row)
+    rows = rows[q.searchable[rows]]
+    if speaker is not None:  # the speaker filter's codes
+        rows = rows[np.isin(q.speaker[rows], speaker)]
+    if rows.size == 0:
+        return ()
+    sims = q.vectors(rows) @ vector if vector is not None else np.zeros(rows.size, dtype=np.float32)
+    total = sum(terms.values()) or 1.0
+    scored = []
+    for row, sim, quotation in zip(rows.tolist(), sims.tolist(), engine.store.quotations(rows.tolist())):
+        words = {t for a, b in quotation.parts for _, _, t in matches(article.text, terms, a, b)}
+        inside = quote is not None and quotation.start < quote.end and quote.start < quotation.end
+        by_named = int(q.speaker[row]) in named
+        if words or inside or by_named or sim >= QUOTE_MIN_COSINE or speaker is not None:
+            score = sum(terms[t] for t in words) / total + sim + (1.0 if by_named else 0.0)
+            scored.append((-score, quotation.start, quotation))
+    scored.sort(key=lambda item: item[:2])
+    return tuple(item[2] for item in scored[:HIT_QUOTATIONS])
+
+
+def _quote(engine: SearchEngine, article: Article, article_row: int, passage: Passage, terms: dict[str, float],
+           vector: np.ndarray | None, found: list[tuple[int, int, str]]) -> Quote | None:
+    """The best sentence of the passage, from precomputed sentence vectors: a dot product per sentence."""
+    cols = engine.columns
+    rows = cols.sentences_in(article_row, passage.start, passage.end)
+    spans = [(int(cols.sentence_start[r]), int(cols.sentence_end[r])) for r in rows]
+    sims = None
+    if vector is not None and len(rows):
+        sims = cols.sentence_vectors[rows].astype(np.float32) @ vector
+    return choose_quote(article.text, spans, terms, sims, found)
+
+
+def quote_hits(engine: SearchEngine, page: list[tuple[int, float]], explain: Callable[[int, float], Scores],
+               parsed: ParsedQuery, named: set[int], first_rank: int) -> list[QuoteHit]:
+    """The page's quotations with their articles' metadata and each leg's score."""
+    rows = [r for r, _ in page]
+    quotes = engine.store.quotations(rows)
+    articles = engine.store.articles_at(sorted({int(engine.quotes.article[r]) for r in rows}))
+    terms = {t: max(engine.quotes.bm25.idf(t), 1e-3) for t in parsed.marked_terms}
+    hits = []
+    for offset, ((row, score), quotation) in enumerate(zip(page, quotes)):
+        article = articles[int(engine.quotes.article[row])]
+        spans = [Span(a, b, "lexical") for lo, hi in quotation.parts for a, b, _ in matches(article.text, terms, lo, hi)]
+        hits.append(QuoteHit(
+            rank=first_rank + offset,
+            quotation=quotation,
+            title=article.headline,
+            source=article.source,
+            url=article.url,
+            date=article.date,
+            score=round(score, 6),
+            scores=explain(row, score),
+            highlights=tuple(spans),
+            speaker_named=row in named,
+            dateline=article.dateline,
+        ))
+    return hits

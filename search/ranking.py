@@ -1,0 +1,329 @@
+"""One question ranked over one collection (passages or quotations): the gate first, then one exact ranking of
+what passes it, so every page of a question is a slice of the same list.
+
+Fused scores are absolute for a question (they do not depend on how many candidates were fetched): BM25 is divided
+by the best BM25 among the allowed rows, the cosine is scaled from the gate's threshold up to the best cosine. So the
+ranking can be computed top-down with Fagin's threshold algorithm: a candidate whose fused score beats the best score
+any unseen row could have is in its final place; when a page needs more, both legs' windows widen and the rows
+already placed stay where they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+from .bm25 import BM25Index
+from .dense import search_dense
+from .models import Scores
+from .relevance import Gate, content_tokens, lexical_share
+
+_EMPTY_ROWS = np.zeros(0, dtype=np.int64)
+_EMPTY_SCORES = np.zeros(0, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """How many candidates each leg fetches before a page needs more."""
+
+    bm25: int = 100  # the lexical leg's first window; it grows by 4x while a page needs rows it cannot place yet
+    dense: int = 1000  # the dense leg's first window (within HNSW's efSearch: free); it also decides `total`
+    rrf_k: int = 60
+
+    def __post_init__(self) -> None:
+        if self.bm25 < 1 or self.dense < 1 or self.rrf_k < 1:
+            raise ValueError(f"windows and rrf_k must be positive: {self}")
+
+
+@dataclass(frozen=True)
+class Query:
+    """What the ranking needs from a question and its options."""
+
+    tokens: tuple[str, ...]  # BM25 tokens in question order (rank_bm25 adds them in that order)
+    vector: np.ndarray | None  # the question's unit vector; None in bm25 mode
+    mode: str = "hybrid"  # hybrid | bm25 | dense
+    fusion: str = "linear"  # linear | rrf
+    alpha: float = 0.7  # weight of the dense leg with linear fusion
+
+
+def top_by(rows: np.ndarray, key: np.ndarray, m: int) -> np.ndarray:
+    """The m rows with the highest key, best first, ties to the lower row (exact, without sorting them all)."""
+    if rows.size > m:
+        kth = -np.partition(-key, m - 1)[m - 1]
+        keep = key >= kth
+        rows, key = rows[keep], key[keep]
+    order = np.lexsort((rows, -key))[:m]
+    return rows[order]
+
+
+@dataclass
+class Ranked:
+    """An exact prefix of a question's ranking: rows best first with their fused scores; `complete` when it is all."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    complete: bool
+
+
+class Ranker:
+    """The gate and the ranking of one question over one collection; windows widen on demand and are kept."""
+
+    def __init__(self, bm25: BM25Index, dense: faiss.Index, query: Query, gate: Gate,
+                 allowed: np.ndarray | None = None, windows: Windows = Windows(), ef_search: int = 128) -> None:
+        """Score the lexical leg over every row and fetch the dense leg's first window (allowed: bool [n])."""
+        self.bm25, self.dense, self.query, self.gate = bm25, dense, query, gate
+        self.allowed, self.windows, self.ef_search = allowed, windows, ef_search
+        self.bm25_scores: np.ndarray | None = None  # float64 [n], rank_bm25's scores
+        self._d_rows, self._d_cos, self._d_window = _EMPTY_ROWS, _EMPTY_SCORES, 0
+        self._b_rows, self._b_window, self._b_max = _EMPTY_ROWS, 0, 0.0
+        self._cos: dict[int, float] = {}  # cosines of rows outside the dense window, computed from stored vectors
+        self._where: dict[int, float] = {}
+        self._where_size = -1
+        n = self.bm25.n_docs
+        q = self.query
+        self.lexical = np.zeros(n, dtype=bool)
+        if q.mode != "dense" and q.tokens:
+            self.bm25_scores = self.bm25.scores(q.tokens)
+            content = content_tokens(q.tokens)
+            content_scores = self.bm25_scores if list(q.tokens) == content else self.bm25.scores(content)
+            self.lexical = lexical_share(self.bm25, q.tokens, content_scores) >= self.gate.lexical
+            self.lexical &= self.bm25_scores > 0
+            matched = self.bm25_scores > 0
+            if self.allowed is not None:
+                self.lexical &= self.allowed
+                matched &= self.allowed
+            self._matched = np.flatnonzero(matched)
+            self._b_max = float(self.bm25_scores[self._matched].max()) if self._matched.size else 0.0
+        else:
+            self._matched = _EMPTY_ROWS
+        if self.uses_dense:
+            self._fetch_dense(self.windows.dense)
+        self._first_dense = (self._d_rows, self._d_cos, self._dense_exhausted)
+
+    # -- the legs --------------------------------------------------------------------------------------------
+
+    @property
+    def uses_dense(self) -> bool:
+        return self.query.mode != "bm25" and self.query.vector is not None
+
+    @property
+    def uses_bm25(self) -> bool:
+        return self.bm25_scores is not None
+
+    @property
+    def _dense_exhausted(self) -> bool:
+        """No row beyond the window can pass the semantic gate (or there is no row beyond it)."""
+        if self._d_rows.size < self._d_window or self._d_window >= self.dense.ntotal:
+            return True
+        return bool(self._d_cos.size and self._d_cos[-1] < self.gate.dense)
+
+    def _fetch_dense(self, window: int) -> None:
+        """The dense leg's top `window` among the allowed rows, best first, ties to the lower row."""
+        window = min(window, self.dense.ntotal)
+        if window <= self._d_window:
+            return
+        self._d_window = window
+        if self.allowed is not None and not self.allowed.any():
+            self._d_rows, self._d_cos = _EMPTY_ROWS, _EMPTY_SCORES
+            return
+        rows, cos = search_dense(self.dense, self.query.vector, window, self.allowed, ef_search=self.ef_search)
+        order = np.lexsort((rows, -cos))
+        self._d_rows, self._d_cos = rows[order].astype(np.int64), cos[order].astype(np.float64)
+
+    def _fetch_bm25(self, window: int) -> None:
+        """The lexical leg's top `window` among the allowed rows with a BM25 score."""
+        window = min(window, max(self._matched.size, 1))
+        if window <= self._b_window or self.bm25_scores is None:
+            return
+        self._b_window = window
+        self._b_rows = top_by(self._matched, self.bm25_scores[self._matched], window)
+
+    @property
+    def _bm25_exhausted(self) -> bool:
+        return self._b_rows.size >= self._matched.size
+
+    def cosines(self, rows: np.ndarray) -> np.ndarray:
+        """The question's cosine to each row: from the dense window, else from the stored vector."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty(rows.size, dtype=np.float64)
+        if rows.size == 0:
+            return out
+        if self._where_size != self._d_rows.size:
+            self._where = {int(r): c for r, c in zip(self._d_rows.tolist(), self._d_cos.tolist())}
+            self._where_size = self._d_rows.size
+        where = self._where
+        missing = [i for i, r in enumerate(rows.tolist()) if r not in where and r not in self._cos]
+        if missing:
+            stored = self.dense.reconstruct_batch(rows[missing])
+            for i, c in zip(missing, (stored @ self.query.vector).tolist()):
+                self._cos[int(rows[i])] = float(c)
+        for i, r in enumerate(rows.tolist()):
+            out[i] = where[r] if r in where else self._cos[r]
+        return out
+
+    # -- the gate --------------------------------------------------------------------------------------------
+
+    def strong(self) -> tuple[np.ndarray, bool]:
+        """Rows known to pass the gate (lexical: all of them; dense: those in the first window) and whether
+        that is every such row (False: a lower bound, the dense leg may hold more beyond its first window)."""
+        mask = self.lexical.copy() if self.query.mode != "dense" else np.zeros(self.bm25.n_docs, dtype=bool)
+        complete = True
+        if self.uses_dense:
+            rows, cos, exhausted = self._first_dense
+            mask[rows[cos >= self.gate.dense]] = True
+            complete = exhausted
+        return mask, complete
+
+    # -- the ranking -----------------------------------------------------------------------------------------
+
+    def _dense_norm(self, cos: np.ndarray) -> np.ndarray:
+        """Cosine scaled from the gate's threshold (0) to the best cosine among the allowed rows (1)."""
+        best = float(self._first_dense[1][0]) if self._first_dense[1].size else self.gate.dense
+        span = best - self.gate.dense
+        if span <= 0:
+            return np.zeros_like(cos)
+        return np.clip((cos - self.gate.dense) / span, 0.0, 1.0)
+
+    def _bm25_norm(self, scores: np.ndarray) -> np.ndarray:
+        return scores / self._b_max if self._b_max > 0 else np.zeros_like(scores)
+
+    def fused(self, rows: np.ndarray) -> np.ndarray:
+        """Linear fusion of the two legs for any rows (absolute: independent of the windows)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        alpha = self.query.alpha
+        d = self._dense_norm(self.cosines(rows)) if self.uses_dense else np.zeros(rows.size)
+        b = self._bm25_norm(self.bm25_scores[rows]) if self.uses_bm25 else np.zeros(rows.size)
+        return alpha * d + (1 - alpha) * b
+
+    def top(self, m: int) -> Ranked:
+        """At least m rows of the ranking (all of it when fewer pass the gate), exactly as a full sort would
+        order them: best first, ties to the lower row."""
+        mode = self.query.mode
+        if mode == "bm25":
+            return self._top_bm25(m)
+        if mode == "dense":
+            return self._top_dense(m)
+        if self.query.fusion == "rrf":
+            return self._top_rrf(m)
+        return self._top_linear(m)
+
+    def _top_bm25(self, m: int) -> Ranked:
+        self._fetch_bm25(max(m, self.windows.bm25))  # for the explanation's ranks
+        rows = np.flatnonzero(self.lexical)
+        if rows.size == 0:
+            return Ranked(_EMPTY_ROWS, _EMPTY_SCORES, True)
+        top = top_by(rows, self.bm25_scores[rows], m)
+        return Ranked(top, self.bm25_scores[top], top.size == rows.size)
+
+    def _top_dense(self, m: int) -> Ranked:
+        if not self.uses_dense:
+            return Ranked(_EMPTY_ROWS, _EMPTY_SCORES, True)
+        while True:
+            strong = self._d_cos >= self.gate.dense
+            if strong.sum() >= m or self._dense_exhausted:
+                rows, cos = self._d_rows[strong][:m], self._d_cos[strong][:m]
+                return Ranked(rows, cos, bool(strong.sum() <= m and self._dense_exhausted))
+            self._fetch_dense(self._d_window * 4)
+
+    def _top_linear(self, m: int) -> Ranked:
+        self._fetch_bm25(self.windows.bm25)
+        while True:
+            seen = np.union1d(self._b_rows, self._d_rows)
+            cos = self.cosines(seen) if self.uses_dense else np.full(seen.size, -1.0)
+            passes = self.lexical[seen] | (cos >= self.gate.dense)
+            seen, cos = seen[passes], cos[passes]
+            alpha = self.query.alpha
+            b = self._bm25_norm(self.bm25_scores[seen]) if self.uses_bm25 else np.zeros(seen.size)
+            fused = alpha * self._dense_norm(cos) + (1 - alpha) * b
+            # the best score a row outside both windows could have
+            d_edge = 0.0 if self._dense_exhausted or not self.uses_dense else float(
+                self._dense_norm(self._d_cos[-1:])[0])
+            b_edge = 0.0 if self._bm25_exhausted or not self.uses_bm25 else float(
+                self._bm25_norm(self.bm25_scores[self._b_rows[-1:]])[0])
+            bound = alpha * d_edge + (1 - alpha) * b_edge
+            placed = fused > bound
+            if placed.sum() >= m or bound <= 0:
+                order = np.lexsort((seen[placed], -fused[placed]))
+                rows, scores = seen[placed][order], fused[placed][order]
+                if bound <= 0:  # nothing unseen can score: what is left of the gate's rows scores 0, in row order
+                    rows, scores = self._with_zero_tail(rows, scores)
+                    return Ranked(rows, scores, True)
+                return Ranked(rows, scores, False)
+            if b_edge > 0:
+                self._fetch_bm25(self._b_window * 4)
+            if d_edge > 0:
+                self._fetch_dense(self._d_window * 4)
+
+    def _with_zero_tail(self, rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows that pass the gate but score 0 (alpha 0 or 1 with one leg silent), after the others, in row order."""
+        mask, _ = self.strong()
+        if self.uses_dense:
+            while not self._dense_exhausted:  # every row above the semantic gate belongs to the ranking
+                self._fetch_dense(self._d_window * 4)
+            mask[self._d_rows[self._d_cos >= self.gate.dense]] = True
+        mask[rows] = False
+        rest = np.flatnonzero(mask)
+        return np.concatenate([rows, rest]), np.concatenate([scores, np.zeros(rest.size)])
+
+    def _lexical_order(self, m: int) -> np.ndarray:
+        """The first m rows of the lexical leg's gated list (rows passing the lexical gate by BM25)."""
+        rows = np.flatnonzero(self.lexical)
+        return top_by(rows, self.bm25_scores[rows], m) if rows.size else _EMPTY_ROWS
+
+    def _top_rrf(self, m: int) -> Ranked:
+        """Reciprocal rank fusion of the legs' gated lists: BM25's whole list, the dense leg's first window."""
+        k = self.windows.rrf_k
+        d_rows, d_cos, _ = self._first_dense if self.uses_dense else (_EMPTY_ROWS, _EMPTY_SCORES, True)
+        d_rows = d_rows[d_cos >= self.gate.dense]
+        d_score = {int(r): 1.0 / (k + i) for i, r in enumerate(d_rows.tolist(), start=1)}
+        lexical = np.flatnonzero(self.lexical)
+        window = self.windows.bm25
+        while True:
+            head = self._lexical_order(window)
+            score: dict[int, float] = {int(r): 1.0 / (k + i) for i, r in enumerate(head.tolist(), start=1)}
+            if self.uses_bm25 and lexical.size:
+                for r, rank in zip(d_rows.tolist(), self._lexical_ranks(d_rows, lexical).tolist()):
+                    if rank and r not in score:
+                        score[r] = 1.0 / (k + rank)
+            for r, s in d_score.items():
+                score[r] = score.get(r, 0.0) + s
+            exhausted = head.size >= lexical.size
+            bound = 0.0 if exhausted else 1.0 / (k + head.size + 1)
+            rows = np.fromiter(score, dtype=np.int64, count=len(score))
+            values = np.fromiter(score.values(), dtype=np.float64, count=len(score))
+            placed = values > bound
+            if placed.sum() >= m or exhausted:
+                order = np.lexsort((rows[placed], -values[placed]))
+                return Ranked(rows[placed][order], values[placed][order], exhausted)
+            window *= 4
+
+    def _lexical_ranks(self, rows: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+        """Each row's rank (from 1) in the lexical leg's gated list; 0 for a row not on it."""
+        order = np.lexsort((lexical, -self.bm25_scores[lexical]))  # the list: BM25 down, ties to the lower row
+        keys, ordered_rows = -self.bm25_scores[lexical][order], lexical[order]
+        out = np.zeros(rows.size, dtype=np.int64)
+        for i, r in enumerate(rows.tolist()):
+            if self.lexical[r]:
+                key = -self.bm25_scores[r]
+                lo, hi = np.searchsorted(keys, key, "left"), np.searchsorted(keys, key, "right")
+                out[i] = lo + int(np.searchsorted(ordered_rows[lo:hi], r)) + 1
+        return out
+
+    # -- explanations ----------------------------------------------------------------------------------------
+
+    def explain(self, row: int, fused: float) -> Scores:
+        """Each leg's score and rank for a row (rank: its place in that leg's window, when it is in it)."""
+        bm25 = bm25_rank = dense = dense_rank = None
+        if self.uses_bm25:
+            value = float(self.bm25_scores[row])
+            if value > 0:
+                bm25 = round(value, 6)
+                hit = np.flatnonzero(self._b_rows == row)
+                bm25_rank = int(hit[0]) + 1 if hit.size else None
+        if self.uses_dense:
+            dense = round(float(self.cosines(np.array([row]))[0]), 6)
+            hit = np.flatnonzero(self._d_rows == row)
+            dense_rank = int(hit[0]) + 1 if hit.size else None
+        return Scores(bm25=bm25, bm25_rank=bm25_rank, dense=dense, dense_rank=dense_rank, fused=round(fused, 6))
