@@ -80,6 +80,7 @@ class SpeakerLookup:
 
     by_last: dict[str, list[int]]
     words: list[list[str]]
+    by_suffix: dict[tuple[str, ...], list[int]]  # every run of last words of a name -> the codes it ends
 
     @classmethod
     def build(cls, names: Sequence[str], kinds: Sequence[str | None] | None = None) -> SpeakerLookup:
@@ -89,7 +90,11 @@ class SpeakerLookup:
         for code, (name, kind, w) in enumerate(zip(names, kinds, words)):
             if is_named(name, kind) and w and len(w[-1]) >= 3 and w[-1] not in QUESTION_WORDS:
                 by_last.setdefault(w[-1], []).append(code)
-        return cls(by_last, words)
+        by_suffix: dict[tuple[str, ...], list[int]] = {}
+        for code, w in enumerate(words):
+            for i in range(len(w)):
+                by_suffix.setdefault(tuple(w[i:]), []).append(code)
+        return cls(by_last, words, by_suffix)
 
     def named_in(self, question: str) -> list[list[int]]:
         """Speakers the question names by surname, one group per name in the order named ("What did Putin
@@ -199,8 +204,7 @@ class QuoteIndex:
 
     def codes_matching(self, value: str) -> list[int]:
         """Speaker codes the speaker filter `value` selects."""
-        want = name_words(value)
-        return [c for c, have in enumerate(self.lookup.words) if _ends_with(have, want)]
+        return list(self.lookup.by_suffix.get(tuple(name_words(value)), ()))
 
     def speakers(self, prefix: str = "", limit: int = 20) -> list[tuple[str, int]]:
         """Speakers whose name or one of its words starts with `prefix`, most quotations first."""
