@@ -107,9 +107,20 @@ def test_only_http_urls_become_links(url: str | None, expected: str | None) -> N
 
 def test_dates_are_written_for_people() -> None:
     assert human_date("2015-06-29") == "29 June 2015"
-    assert human_date("1987-02-26T15:01:01") == "26 February 1987"
     assert human_date(None) == ""
     assert human_date("sometime") == "sometime"
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("1987-03-03T13:16:23", "3 March 1987, 13:16"),  # the source gave a time: it is shown
+    ("1987-02-26T15:01", "26 February 1987, 15:01"),
+    ("2026-12-02T18:14:20+00:00", "2 December 2026, 18:14 UTC"),
+    ("2015-06-29T10:05:00+02:00", "29 June 2015, 10:05 UTC+02:00"),
+    ("2015-06-29T10:05:00-05:30", "29 June 2015, 10:05 UTC-05:30"),
+    ("2015-06-29T??", "29 June 2015"),  # a day followed by no readable time: the day alone
+])
+def test_a_time_is_shown_where_the_source_gives_one(value: str, expected: str) -> None:
+    assert human_date(value) == expected
 
 
 def test_blocks_split_paragraphs_at_blank_lines() -> None:

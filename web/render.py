@@ -134,14 +134,28 @@ def safe_url(url: str | None) -> str | None:
 
 
 def human_date(value: str | None) -> str:
-    """"2015-06-29" (or a timestamp) as people write it: "29 June 2015"; anything unparseable as given."""
+    """"2015-06-29" as people write it, "29 June 2015"; with the time when the source gave one
+    ("1987-03-03T13:16:23" -> "3 March 1987, 13:16", "… 18:14 UTC" when an offset is given); else as given."""
     if not value:
         return ""
     try:
         day = dt.date.fromisoformat(value[:10])
     except ValueError:
         return value
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+    text = f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+    if len(value) <= 10:
+        return text
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return text  # a day we can read followed by something we cannot: the day is still right
+    offset = moment.utcoffset()
+    zone = ""
+    if offset is not None:
+        minutes = int(offset.total_seconds() // 60)
+        sign = "+" if minutes >= 0 else "-"
+        zone = " UTC" if minutes == 0 else f" UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return f"{text}, {moment.hour:02d}:{moment.minute:02d}{zone}"
 
 
 def blocks(text: str) -> list[tuple[int, int]]:
