@@ -84,8 +84,8 @@ def test_the_question_is_kept_escaped(client) -> None:
 
 def test_empty_question_shows_just_the_box(client) -> None:
     for url in ("/", "/?q=", "/?q=%20%20"):
-        response = client.get(url)
-        assert response.status_code == 200
+        response = client.get(url, follow_redirects=True)
+        assert response.status_code == 200 and response.request.path == "/" and not response.request.query_string
         page = html(response)
         assert '<form class="search" method="get" action="/"' in page
         assert '<label for="q">' in page and '<button type="submit">Search</button>' in page
@@ -97,7 +97,7 @@ def test_no_results_state(client) -> None:
     assert response.status_code == 200
     page = html(response)
     assert "No results" in page and 'class="hit"' not in page
-    assert "with these filters" in page
+    assert "these filters" in page  # the reader is told the filters may be why
 
 
 @pytest.mark.parametrize("query, param", [
@@ -111,9 +111,16 @@ def test_bad_parameter_is_a_readable_400_page(client, query: str, param: str) ->
     assert response.status_code == 400
     page = html(response)
     assert 'role="alert"' in page and "That search could not run" in page
-    assert f"<strong>{param}</strong>" in page
+    alert = re.search(r'<div class="notice error".*?</div>', page, re.S).group(0)
+    assert param not in plain(alert), "the reader is told in words, never a parameter's name"
     assert 'class="hit"' not in page
     assert 'value="Putin"' in page  # the form is still there with what was typed
+
+
+def test_a_chosen_source_the_archive_lacks_is_shown_ticked(client) -> None:
+    page = html(client.get("/?q=Putin&source=Nobody"))
+    assert '<input type="checkbox" name="source" value="Nobody" checked> Nobody <span class="count">(0)</span>' in page
+    assert '<input type="checkbox" name="source" value="DW"> DW' in page
 
 
 def test_filters_are_kept_and_offered(client) -> None:
@@ -218,7 +225,7 @@ def test_quotation_cards_with_speaker_role_source_and_date(client) -> None:
         in cards[0]
     assert re.search(r'<a href="/articles/[^"]+\?at=\d+&amp;q=[^"]+#chosen">Russia pledges to support Syrian government</a>',
                      cards[0])
-    facet = re.search(r'<nav class="facet".*?</nav>', page, re.S).group(0)
+    facet = re.search(r'<nav class="facet speaker-facet".*?</nav>', page, re.S).group(0)
     assert "Vladimir Putin (4)" in plain(facet) and "Walid al-Moallem (1)" in plain(facet)
     assert 'value="quotes" checked' in page  # the choice of quotations stays selected
 
@@ -228,8 +235,16 @@ def test_speaker_link_filters_and_can_be_removed(client) -> None:
     cards = re.findall(r'<li class="hit quote-hit">(.*?)</li>', page, re.S)
     assert len(cards) == 1 and "works miracles" in plain(cards[0])
     assert '<input type="hidden" name="speaker" value="Walid al-Moallem">' in page
-    assert re.search(r'<a href="/\?q=Syria&amp;type=quotes" aria-label="Remove the speaker filter">', page)
     assert 'aria-current="true">Walid al-Moallem</a>' in page  # the facet shows which speaker is chosen
+
+
+def test_removing_the_speaker_filter_is_a_link_in_words_keeping_the_rest(client) -> None:
+    page = html(client.get("/", query_string=[("q", "Syria"), ("type", "quotes"), ("source", "DW"),
+                                              ("speaker", "Assad"), ("page", "1")]))
+    remove = re.search(r'<a class="remove" href="([^"]+)">(.*?)</a>', page, re.S)
+    assert unescape(remove.group(1)) == "/?q=Syria&type=quotes&source=DW"
+    assert plain(remove.group(2)) == "× Remove the speaker filter"  # words, not a lone × told apart by colour
+    assert '<span aria-hidden="true">×</span>' in remove.group(2)
 
 
 def test_article_hits_list_their_quotations(client) -> None:
@@ -253,5 +268,215 @@ def test_article_view_marks_quotations_and_lists_them(client) -> None:
 def test_the_form_may_send_empty_fields(client) -> None:
     """The page's form submits every field; empty ones mean "not set" there (the API refuses them)."""
     response = client.get("/", query_string={"q": PUTIN_QUESTION, "date_from": "", "date_to": "", "k": "10",
-                                             "mode": "hybrid", "sort": "relevance", "type": "articles"})
+                                             "mode": "hybrid", "sort": "relevance", "type": "articles"},
+                          follow_redirects=True)
     assert response.status_code == 200 and "Russia pledges to support Syrian government" in html(response)
+
+
+# -- issue 11: the page keeps the search, says what the archive holds, and reads well ---------------------------
+
+FILTERED = [("q", "Putin"), ("type", "quotes"), ("mode", "bm25"), ("sort", "date"), ("k", "20"),
+            ("date_from", "2015-01-01"), ("date_to", "2024-12-31"), ("source", "DW")]
+
+
+def query(pairs) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(pairs)
+
+
+def params(href: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl, urlsplit
+
+    return parse_qsl(urlsplit(unescape(href)).query)
+
+
+def test_empty_fields_are_redirected_away_and_every_other_parameter_kept(client) -> None:
+    response = client.get("/?q=Putin&date_from=&date_to=&source=DW&source=&mode=bm25&k=10&speaker=%20")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/?q=Putin&source=DW&mode=bm25&k=10"
+    assert client.get(response.headers["Location"]).status_code == 200  # nothing left to drop: answered
+
+
+def test_back_to_the_search_keeps_every_filter(client) -> None:
+    search = [("q", "Syrian people"), ("mode", "bm25"), ("sort", "date"), ("k", "20"),
+              ("date_from", "2015-01-01"), ("date_to", "2024-12-31"), ("source", "DW"), ("page", "1")]
+    page = html(client.get("/?" + query(search)))
+    link = unescape(re.search(r'href="(/articles/[^"]+)">Read in the archive', page).group(1))
+    assert [(k, v) for k, v in params(link) if k != "p"] == search
+    article = html(client.get(link))
+    back = re.search(r'<a href="([^"]+)">← Back to the search</a>', article).group(1)
+    assert unescape(back) == "/?" + query(search).replace("%2F", "/")
+
+
+def test_article_view_without_a_search_offers_the_search_page(client) -> None:
+    hit = client.get("/api/search", query_string={"q": "Assad"}).get_json()["hits"][0]
+    page = html(client.get(f"/articles/{hit['article_id']}"))
+    assert '<a href="/">← Search the archive</a>' in page and "Back to the search" not in page
+
+
+def test_speaker_links_keep_the_date_and_source_filters(client) -> None:
+    page = html(client.get("/?" + query(FILTERED)))
+    hrefs = re.findall(r'<a class="speaker" href="([^"]+)"', page)
+    assert hrefs, "quotation cards and the facet link their speakers"
+    for href in hrefs:
+        got = params(href)
+        assert ("date_from", "2015-01-01") in got and ("date_to", "2024-12-31") in got and ("source", "DW") in got
+        assert ("mode", "bm25") in got and ("sort", "date") in got and ("k", "20") in got
+        assert [v for k, v in got if k == "speaker"] and "page" not in dict(got)
+    # on the article view too: its quotations' speakers keep the search the reader came from
+    card = unescape(re.search(r'<blockquote class="words"><a href="([^"]+)"', page).group(1))
+    article = html(client.get(card))
+    for href in re.findall(r'<a class="speaker" href="([^"]+)"', article):
+        got = params(href)
+        assert ("source", "DW") in got and ("date_from", "2015-01-01") in got and ("type", "quotes") in got
+
+
+def test_article_hit_quotation_speakers_show_their_quotations_with_the_filters(client) -> None:
+    page = html(client.get("/", query_string=[("q", PUTIN_QUESTION), ("source", "DW"), ("date_to", "2024-01-01")]))
+    listed = re.search(r'<ul class="hit-quotations".*?</ul>', page, re.S).group(0)
+    href = re.search(r'<a class="speaker" href="([^"]+)"', listed).group(1)
+    assert params(href) == [("q", PUTIN_QUESTION), ("source", "DW"), ("date_to", "2024-01-01"), ("type", "quotes"),
+                            ("speaker", "Vladimir Putin")]
+
+
+def h1s(page: str) -> list[str]:
+    """The page's h1 headings, their inner markup with spaces collapsed."""
+    return [" ".join(h.split()) for h in re.findall(r"<h1[^>]*>(.*?)</h1>", page, re.S)]
+
+
+@pytest.mark.parametrize("url, status, heading", [
+    ("/", 200, "Search the news archive"),
+    ("/?q=Putin", 200, "Articles matching <q>Putin</q>"),
+    ("/?q=Putin&type=quotes", 200, "Quotations matching <q>Putin</q>"),
+    ("/?q=Putin&type=quotes&speaker=Assad", 200, "Quotations of Assad matching <q>Putin</q>"),
+    ("/?q=Putin&source=Reuters", 200, "Articles matching <q>Putin</q>"),
+    ("/?q=Putin&date_from=2023-13-01", 400, "That search could not run"),
+    ("/about", 200, "About the archive"),
+    ("/articles/does-not-exist", 404, 'Not Found <span class="status">(error 404)</span>'),
+])
+def test_every_page_has_one_h1(client, url: str, status: int, heading: str) -> None:
+    response = client.get(url)
+    assert response.status_code == status
+    assert h1s(html(response)) == [heading]
+
+
+def test_article_h1_is_the_title(client) -> None:
+    hit = client.get("/api/search", query_string={"q": "Assad"}).get_json()["hits"][0]
+    assert [unescape(h) for h in h1s(html(client.get(f"/articles/{hit['article_id']}")))] == [hit["title"]]
+
+
+def test_the_hint_shows_each_quotation_mark_once(client) -> None:
+    page = html(client.get("/"))
+    intro = plain(re.search(r'<div class="notice intro">(.*?)</div>', page, re.S).group(1))
+    assert 'Put "a phrase" in quotation marks' in intro
+    assert '<q>"' not in page and "<q>&#34;" not in page  # <q> adds its own marks around the typed ones
+
+
+@pytest.mark.parametrize("query_string, message, field_id, label", [
+    ("q=Putin&date_from=2023-13-01", "The start date “2023-13-01” is not a day of the calendar", "date_from",
+     "From (date)"),
+    ("q=Putin&date_to=yesterday", "The end date “yesterday” is not a day of the calendar", "date_to", "To (date)"),
+    ("q=Putin&date_from=2024-01-01&date_to=2023-01-01",
+     "The start date, 1 January 2024, is after the end date, 1 January 2023", "date_from", "From (date)"),
+    ("q=Putin&k=1000", "A page can show from 1 to 100 results", "k", "Results per page"),
+    ("q=Putin&mode=psychic", "“psychic” is not a way of matching", "mode", "Match"),
+    ("q=Putin&sort=oldest", "“oldest” is not an order", "sort", "Sort by"),
+    ("q=-Putin", "The question only leaves words out", "q", "Ask a question"),
+    ("q=" + "a" * 1001, "The question is 1,001 characters long; it can be at most 1,000", "q", "Ask a question"),
+])
+def test_errors_are_said_in_words_and_point_at_the_field(client, query_string: str, message: str, field_id: str,
+                                                          label: str) -> None:
+    response = client.get(f"/?{query_string}")
+    assert response.status_code == 400
+    page = html(response)
+    alert = re.search(r'<div class="notice error" id="error" role="alert">(.*?)</div>', page, re.S).group(1)
+    assert message in plain(alert)
+    assert f'<a href="#{field_id}">{label}</a>' in alert  # a link to the field to change
+    field = re.search(rf'<(?:input|select)[^>]* id="{field_id}"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in field and 'aria-describedby="error-message"' in field
+    for name in ("date_from", "date_to", " k ", "mode", "sort ", "param"):
+        assert name not in plain(alert)
+
+
+def test_page_past_the_limit_offers_the_first_page(client) -> None:
+    page = html(client.get("/?q=Putin&k=50&page=40&source=DW"))
+    alert = re.search(r'<div class="notice error".*?</div>', page, re.S).group(0)
+    assert "the archive shows the first 1,000 results" in plain(alert)
+    assert '<a href="/?q=Putin&amp;k=50&amp;source=DW">Go to the first page of this search</a>' in alert
+
+
+def test_home_says_what_the_archive_holds(client) -> None:
+    page = html(client.get("/"))
+    said = plain(re.search(r'<p class="archive">(.*?)</p>', page, re.S).group(1))
+    assert said.startswith("The archive holds 2 articles from 1 source, 29 June 2015 to 15 March 2023. Last updated ")
+    updated = client.get("/api/index").get_json()["built_at"]
+    assert f'<time datetime="{updated}">' in page
+    assert said.endswith("UTC. More about the archive")
+    assert '<a href="/about">More about the archive</a>' in page
+
+
+def test_about_page_lists_the_figures_and_sources(client) -> None:
+    response = client.get("/about")
+    assert response.status_code == 200
+    page = html(response)
+    figures = {plain(dt): plain(dd) for dt, dd in re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page, re.S)}
+    summary = client.get("/api/index").get_json()
+    assert figures["Articles"] == str(summary["articles"]) and figures["Passages searched"] == str(summary["passages"])
+    assert figures["Sources"] == "1" and figures["Dates covered"] == "29 June 2015 to 15 March 2023"
+    assert figures["Last updated"].endswith(" UTC") and figures["Quotations"].isdigit()
+    rows = re.findall(r'<tr><th scope="row">(.*?)</th><td class="num">(.*?)</td></tr>', page)
+    assert rows == [("DW", "2")]
+    assert '<a href="/api/index">/api/index</a>' in page
+
+
+def test_footer_links_the_archive_page_and_the_json_stays(client) -> None:
+    page = html(client.get("/"))
+    footer = re.search(r'<footer class="site">(.*?)</footer>', page, re.S).group(1)
+    assert '<a href="/about">About the archive</a>' in footer and "/api/index" not in footer
+    assert client.get("/api/index").mimetype == "application/json"
+
+
+def wire_records() -> list[dict]:
+    """Reuters-like stories: a time of day, a dateline, and one without a title."""
+    return [
+        {"id": "wire-1", "title": "", "date": "1987-03-03T13:16:23", "dateline": "SALVADOR, March 3 -",
+         "source": "Reuters", "text": ("Cocoa farmers in Bahia expect a record harvest this season after heavy rains. "
+                                       "Traders said prices could fall as a result.")},
+        {"id": "wire-2", "title": "Coffee quotas talks resume", "date": "1987-03-04",
+         "source": "Reuters", "text": "Coffee producers resumed talks on export quotas in London on Wednesday."},
+    ]
+
+
+@pytest.fixture(scope="module")
+def wire_client(tmp_path_factory, embedder):
+    from indexer.build import BuildConfig, build_index
+
+    root = tmp_path_factory.mktemp("wire")
+    source = write_jsonl(root / "wire.jsonl", wire_records())
+    build_index(BuildConfig(sources=(source,), index_dir=root / "index", progress=False), embedder=embedder)
+    app = create_app({"INDEX": root / "index", "TESTING": True, "EMBEDDER": embedder})
+    yield app.test_client()
+    app.extensions["newsclip"].close()
+
+
+def test_article_without_title_shows_its_first_sentence_time_and_dateline(wire_client) -> None:
+    page = html(wire_client.get("/articles/wire-1"))
+    assert h1s(page) == ["Cocoa farmers in Bahia expect a record harvest this season after heavy rains."]
+    assert "<title>Cocoa farmers in Bahia" in page
+    meta = re.search(r'<p class="meta">(.*?)</p>', page, re.S).group(1)
+    assert plain(meta) == "Reuters Salvador 3 March 1987, 13:16"
+    assert '<time datetime="1987-03-03T13:16:23">3 March 1987, 13:16</time>' in meta
+    assert '<span class="dateline">Salvador</span>' in meta
+
+
+def test_a_day_without_a_time_shows_no_time(wire_client) -> None:
+    page = html(wire_client.get("/articles/wire-2"))
+    assert '<time datetime="1987-03-04">4 March 1987</time>' in page and 'class="dateline"' not in page
+
+
+def test_untitled_hit_is_never_shown_by_its_id(wire_client) -> None:
+    page = html(wire_client.get("/?q=cocoa+harvest+Bahia"))
+    titles = [plain(t) for t in re.findall(r'<li class="hit">\s*<h2><a [^>]*>(.*?)</a></h2>', page, re.S)]
+    assert titles and titles[0] != "wire-1" and titles[0].startswith("Cocoa farmers in Bahia")
+    assert re.search(r'<time datetime="1987-03-03T13:16:23">3 March 1987, 13:16</time>', page)
