@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_compress import Compress
+from flask_cors import CORS
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from search.errors import SearchTimeout
@@ -21,7 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "RELOAD_INTERVAL": 2.0,  # seconds between checks for a newly published build; 0 turns reloading off
     "RELOAD_VERIFY": True,  # check every file's sha256 before serving a new build (refused if one fails)
     "REQUEST_TIMEOUT": 10.0,  # seconds a search may run before it is cut with a 503
-    "MAX_BODY_BYTES": 16 * 1024,  # the API takes no request bodies; a bigger one is refused with a 400
+    "MAX_BODY_BYTES": 16 * 1024,  # only POST /api/search reads a body (JSON); a bigger one is refused with a 400
+    "CORS_ORIGINS": (),  # origins whose pages may call /api/* from the browser ("*": any); none: CORS is off
 }
 
 SECURITY_HEADERS = {
@@ -43,6 +47,15 @@ def _faiss_threads(count: int) -> None:
     import faiss
 
     faiss.omp_set_num_threads(int(count))
+
+
+def cors_origins(value: str | Iterable[str] | None) -> list[str]:
+    """NEWSCLIP_CORS_ORIGINS as a list: a JSON list, or one string of origins split by commas or spaces."""
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [origin for origin in re.split(r"[,\s]+", value) if origin]
+    return [str(origin) for origin in value]
 
 
 def is_api(path: str) -> bool:
@@ -85,6 +98,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    Compress(app)  # gzip (or br, zstd) for clients that accept it (COMPRESS_* settings: flask-compress's)
+    origins = cors_origins(app.config.get("CORS_ORIGINS"))
+    if origins:  # off unless configured: the API answers other sites' scripts only when told which
+        CORS(app, resources={r"/api/*": {"origins": origins}}, methods=["GET", "POST"],
+             allow_headers=["Content-Type"], expose_headers=["Retry-After"], max_age=600)
 
     @app.get("/healthz")
     def healthz() -> ResponseReturnValue:
@@ -93,7 +111,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.before_request
     def refuse_bodies() -> ResponseReturnValue | None:
-        """Every endpoint is a GET: a body is never read, and one over the limit is refused before anything else."""
+        """Only POST /api/search reads a body (its JSON fields); any body over the limit is refused before anything
+        else, on every path (POST /api/search also stops reading at the limit when no Content-Length was sent)."""
         size = request.content_length
         if size is not None and size > int(app.config["MAX_BODY_BYTES"]):
             message = f"request body of {size} bytes; at most {app.config['MAX_BODY_BYTES']}"
