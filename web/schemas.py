@@ -1,0 +1,339 @@
+"""Every request and response of the JSON API, defined once: these pydantic models validate what comes in,
+serialize what goes out and are the JSON Schemas of the OpenAPI document (web/openapi.py only assembles them).
+
+Why plain pydantic v2 and not spectree or flask-pydantic-spec: pydantic's JSON Schema is draft 2020-12, the
+dialect of OpenAPI 3.1, so the document is one call (`models_json_schema`) plus about fifty lines of paths in
+openapi.py. Both libraries answer a failed validation with their own 422 and a list of pydantic errors, and the
+API keeps its one error shape and status 400 naming the parameter; its strict rules (a parameter given twice or
+empty, an unknown one answered with the accepted names, `limit`/`k` and `page`/`offset` exclusive) come before
+any model sees the request anyway. So the libraries would add a dependency, documentation routes and hooks to
+undo their error answers, and save nothing.
+
+Query strings are validated in pydantic's lax mode (their values are strings: "10" is a number there); JSON
+bodies in strict mode ("10" is not a number there). Same model, same constraints, same messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
+
+from search.models import (
+    FUSIONS, GROUPS, MAX_DEPTH, MAX_K, MAX_QUERY_CHARS, MAX_SOURCES, MAX_SPEAKER_CHARS, MODES, QUOTE_KINDS,
+    SORTS, SPEAKER_KINDS, TOTAL_RELATIONS, TYPES, SearchRequest,
+)
+
+_DEFAULT = SearchRequest(q="")  # the engine's defaults are the API's
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_SPEAKERS = 100  # /api/speakers?limit=
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    """An optional field left out has no value: the schema shows no `default: null`."""
+    schema.pop("default", None)
+
+
+def _iso_day(value: Any) -> Any:
+    """Only YYYY-MM-DD: pydantic alone would also read "0" or "86400" as days of 1970."""
+    if not isinstance(value, str):
+        return value  # a JSON number or the like: pydantic refuses it as not a date
+    try:
+        if not _DAY.fullmatch(value.strip()):
+            raise ValueError(value)
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"must be a date written YYYY-MM-DD; got {value!r}") from None
+
+
+Day = Annotated[dt.date, BeforeValidator(_iso_day), Field(json_schema_extra={"pattern": _DAY.pattern})]
+
+
+class Request(BaseModel):
+    """A request: nothing undocumented, no NaN or infinity, strings stripped before their limits apply."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_strip_whitespace=True, frozen=True)
+
+
+class SearchParams(Request):
+    """The fields of a search, as query parameters of GET /api/search or the JSON body of POST /api/search."""
+
+    q: str = Field(min_length=1, max_length=MAX_QUERY_CHARS,
+                   description='The question; "quoted phrases" must match verbatim, -term excludes')
+    mode: Literal[MODES] = Field(_DEFAULT.mode, description="Retrieval mode")  # type: ignore[valid-type]
+    fusion: Literal[FUSIONS] = Field(_DEFAULT.fusion,  # type: ignore[valid-type]
+                                     description="How hybrid mode fuses the two legs")
+    alpha: float = Field(_DEFAULT.alpha, ge=0, le=1, description="Weight of the dense leg with fusion=linear")
+    k: int = Field(_DEFAULT.k, ge=1, le=MAX_K, description="Hits per page")
+    limit: Annotated[int, Field(ge=1, le=MAX_K)] | SkipJsonSchema[None] = Field(
+        None, json_schema_extra=_no_default,
+        description="Another name for k (Meilisearch's); giving both is a 400")
+    page: int = Field(_DEFAULT.page, ge=1, description=f"Page number; page * k is at most {MAX_DEPTH}")
+    offset: Annotated[int, Field(ge=0, le=MAX_DEPTH - 1)] | SkipJsonSchema[None] = Field(
+        None, json_schema_extra=_no_default,
+        description=f"Hits skipped before this page, instead of page (giving both is a 400); offset + k is at "
+                    f"most {MAX_DEPTH}")
+    date_from: Day | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default,
+                                                  description="Earliest publication day, inclusive")
+    date_to: Day | SkipJsonSchema[None] = Field(None, json_schema_extra=_no_default,
+                                                description="Latest publication day, inclusive")
+    source: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, max_length=MAX_SOURCES,
+        description="Source names (repeat the query parameter for several); none: every source")
+    sort: Literal[SORTS] = Field(_DEFAULT.sort,  # type: ignore[valid-type]
+                                 description="relevance, or date (newest first)")
+    group: Literal[GROUPS] = Field(_DEFAULT.group,  # type: ignore[valid-type]
+                                   description="One hit per article, or per passage")
+    type: Literal[TYPES] = Field(_DEFAULT.type,  # type: ignore[valid-type]
+                                 description="articles: articles with their best passage; quotes: quotations ranked "
+                                             "by the same hybrid search over quote texts, a speaker the question "
+                                             "names first, no article more than twice before the others")
+    speaker: Annotated[str, Field(min_length=1, max_length=MAX_SPEAKER_CHARS)] | SkipJsonSchema[None] = Field(
+        None, json_schema_extra=_no_default,
+        description='Only quotations (or, with type=articles, articles quoting) this speaker: the full name or its '
+                    'last words ("Putin")')
+
+
+class SpeakersParams(Request):
+    """The query parameters of GET /api/speakers."""
+
+    q: str = Field("", max_length=MAX_SPEAKER_CHARS,
+                   description="Prefix of the name or of one of its words (case-insensitive); empty lists the most "
+                               "quoted")
+    limit: int = Field(20, ge=1, le=MAX_SPEAKERS, description="At most this many")
+
+
+# -- responses -----------------------------------------------------------------------------------------------
+
+
+class Response(BaseModel):
+    """A response object: closed (nothing undocumented), every field always present, null when it has no value."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+
+Offset = Annotated[int, Field(ge=0)]
+
+
+class ErrorDetail(Response):
+    code: str = Field(examples=["bad_request", "not_found", "method_not_allowed", "unsupported_media_type",
+                                "timeout", "internal_error"])
+    message: str
+    param: str | None = Field(description="The parameter at fault (`body` for the request body), or null")
+
+
+class Error(Response):
+    """The one error shape, for every status."""
+
+    error: ErrorDetail
+
+
+class Span(Response):
+    """Marked characters: `lexical` a matched word or phrase, `semantic` the quote."""
+
+    start: Offset
+    end: Offset
+    kind: Literal["lexical", "semantic"]
+
+
+class Scores(Response):
+    """Why a hit ranks where it does: its best passage's score and rank in each leg, and the fused score."""
+
+    bm25: float | None
+    bm25_rank: Annotated[int, Field(ge=1)] | None
+    dense: float | None
+    dense_rank: Annotated[int, Field(ge=1)] | None
+    fused: float
+
+
+class Quote(Response):
+    """The sentence (or the quotation inside it) that best answers the question."""
+
+    text: str
+    start: Offset = Field(description="Into the hit's passage.text")
+    end: Offset = Field(description="Into the hit's passage.text")
+
+
+class Passage(Response):
+    """A run of whole sentences of the article."""
+
+    ordinal: Offset = Field(description="The passage's number in its article (/articles/<id>?p=<ordinal>)")
+    text: str
+    start: Offset = Field(description="Where it begins in the article's text")
+    end: Offset = Field(description="Where it ends in the article's text")
+    heading: str | None = Field(description="The subheading the passage sits under")
+
+
+class MorePassage(Passage):
+    """Another matching passage of the article, with its own matched words."""
+
+    highlights: list[Span] = Field(description="Into this passage's text")
+
+
+class Quotation(Response):
+    """Words the article quotes and who said them; offsets in the article's text."""
+
+    text: str = Field(description="The spoken words: the parts joined (\" … \" where the attribution stood between "
+                                  "them), white space folded, the comma handing over to the attribution dropped")
+    start: Offset = Field(description="Where the first part begins in the article's text")
+    end: Offset = Field(description="Where the last part ends (marks excluded)")
+    parts: list[Annotated[list[Offset], Field(min_length=2, max_length=2)]] = Field(
+        min_length=1, description="[start, end) of each quoted run in the article's text, marks excluded; a "
+                                  "quotation split around its attribution has two")
+    speaker: str | None = Field(description="Fullest name the article gives, or a description (\"a ministry "
+                                            "spokesman\"); null when unattributed")
+    role: str | None = Field(description="Title kept out of the name (\"President\")")
+    kind: Literal[QUOTE_KINDS] = Field(  # type: ignore[valid-type]
+        description="full: direct speech; partial: a phrase quoted inside the reporter's sentence; term: scare "
+                    "quotes, nobody's words (never a search hit)")
+    speaker_kind: Literal[SPEAKER_KINDS] | None = Field(  # type: ignore[valid-type]
+        description="person or organization (a named speaker: counted in facets and /api/speakers), description "
+                    "(an unnamed source); null when unattributed")
+
+
+DAY_DESCRIPTION = "The calendar day of publication (YYYY-MM-DD), as the source gave it; null when it gave none"
+DATETIME_DESCRIPTION = ("The time of publication (RFC 3339) when the source gave a time of day, else null; a time "
+                        "given without a zone is read as UTC (as Elasticsearch does) and written with Z")
+
+
+class HitBase(Response):
+    """What both kinds of hit carry: rank, the article's metadata, the scores, a ready snippet."""
+
+    rank: Annotated[int, Field(ge=1)]
+    article_id: str
+    title: str = Field(description="The article's title, or its opening words when it has none")
+    source: str | None
+    url: str | None
+    date: dt.date | None = Field(description=DAY_DESCRIPTION)
+    datetime: dt.datetime | None = Field(description=DATETIME_DESCRIPTION)
+    dateline: str | None = Field(description="The wire's place line (\"SALVADOR\")")
+    score: float
+    scores: Scores
+    snippet: str = Field(description="Ready HTML: the text escaped, matched words in <mark class=\"lexical\">, the "
+                                     "quote in <mark class=\"semantic\">, … where cut")
+
+
+class Hit(HitBase):
+    """An article (or with group=passage, a passage) and its best passage."""
+
+    passage: Passage
+    quote: Quote | None
+    highlights: list[Span] = Field(description="Into passage.text")
+    more_passages: list[MorePassage] = Field(description="Other matching passages of the article, best first")
+    quotations: list[Quotation] = Field(max_length=3,
+                                        description="The article's quotations that match the question, best first")
+
+
+class QuoteHit(HitBase):
+    """A quotation (type=quotes) with its article's metadata."""
+
+    quotation: Quotation
+    speaker_named: bool = Field(description="The question named this speaker, which ranks their quotations first")
+    highlights: list[Span] = Field(description="Into quotation.text")
+
+
+class Count(Response):
+    """A value and how many matches have it."""
+
+    name: str
+    count: Offset
+
+
+class Facets(Response):
+    """Counts over every match of the question, not only this page: what a click on the value would return."""
+
+    sources: list[Count]
+    speakers: list[Count] = Field(description="Named people and organisations, most quoted first")
+    unnamed: Offset = Field(description="Matches quoting only unnamed sources (\"a ministry spokesman\")")
+
+
+class Total(Response):
+    """How many articles (group=passage: passages; type=quotes: quotations) match, as Elasticsearch says it."""
+
+    value: Offset
+    relation: Literal[TOTAL_RELATIONS] = Field(  # type: ignore[valid-type]
+        description="eq: exactly value; gte: at least value")
+
+
+class Notice(Response):
+    """Something to know about the answer: `code` for programs, `message` for people."""
+
+    code: str = Field(examples=["not_english", "no_match", "weak_only"])
+    message: str
+
+
+class SearchResult(Response):
+    """A page of hits, with the counts over every match."""
+
+    query: str
+    mode: Literal[MODES]  # type: ignore[valid-type]
+    type: Literal[TYPES]  # type: ignore[valid-type]
+    took_ms: Annotated[float, Field(ge=0)]
+    total: Total
+    page: Annotated[int, Field(ge=1)]
+    k: Annotated[int, Field(ge=1, le=MAX_K)]
+    offset: Offset = Field(description="Hits of the ranking before this page")
+    hits: list[Hit | QuoteHit] = Field(description="Hit objects with type=articles, QuoteHit objects with "
+                                                   "type=quotes")
+    near_misses: list[Hit | QuoteHit] = Field(description="Weak matches, shown apart, when nothing matched well")
+    facets: Facets
+    notices: list[Notice]
+
+
+class Heading(Response):
+    start: Offset
+    end: Offset
+    text: str
+
+
+class Article(Response):
+    """One cleaned article; every offset is into its `text`."""
+
+    id: str
+    title: str = Field(description="The article's title, or its opening words when it has none")
+    date: dt.date | None = Field(description=DAY_DESCRIPTION)
+    datetime: dt.datetime | None = Field(description=DATETIME_DESCRIPTION)
+    dateline: str | None = Field(description="The wire's place line (\"SALVADOR\")")
+    source: str | None
+    url: str | None
+    text: str
+    agencies: list[str]
+    headings: list[Heading]
+    passages: list[Passage]
+    quotes: list[Quotation] = Field(description="Every quotation, in reading order")
+
+
+class SpeakerList(Response):
+    """Speakers matching a prefix, most quotations first."""
+
+    query: str
+    speakers: list[Count] = Field(description="Full and partial quotations by each speaker")
+
+
+class IndexSummary(Response):
+    """The build being served: the fields of `indexer stats --json` but its server path."""
+
+    build_id: str
+    format_version: int
+    built_at: str
+    articles: Offset
+    passages: Offset
+    skipped: Offset | None
+    quotes: Offset | None
+    speakers: Offset | None
+    model: str = Field(description="The model's name (a local model folder's own name, never its path)")
+    dimension: Offset
+    dense_index: str | None
+    sources: Offset
+    bytes: Offset
+
+
+class Health(Response):
+    status: Literal["ok"]
+    build_id: str
+
+
+RESPONSES: tuple[type[Response], ...] = (Error, SearchResult, Article, SpeakerList, IndexSummary, Health)
