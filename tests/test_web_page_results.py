@@ -161,3 +161,10 @@ def test_an_untitled_quotation_source_is_not_its_id(client, answer) -> None:
     page = page_of(client, "q=cocoa&type=quotes")
     link = re.search(r'<p class="links"><a href="[^"]+">(.*?)</a></p>', page).group(1)
     assert link == "Untitled article"
+
+
+def test_the_chosen_speaker_is_marked_in_the_facet(client, answer) -> None:
+    answer(result([quote_hit(1, "q1")], type_="quotes", facets=Facets(speakers=(("Ana Souza", 1), ("Bo Lima", 2)))))
+    facet = re.search(r'<nav class="facet speaker-facet".*?</nav>', page_of(client, "q=cocoa&type=quotes&speaker=Ana+Souza"),
+                      re.S).group(0)
+    assert 'aria-current="true">Ana Souza</a>' in facet and 'aria-current="true">Bo Lima' not in facet
