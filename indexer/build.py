@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import sys
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
@@ -33,12 +35,14 @@ from .quotes import extract_quotations
 from .onnx_export import exported_model, resolve_variant
 from .publish import checksums, clean_leftovers, new_build_id, publish, rebuild_lock, start_build
 from .sources import MAX_ARTICLE_BYTES, Problem, printable_path, read_file
+from .sources.decode import open_binary
 from .sources.walk import walk_sources
 
 EMBED_CACHE = "embeddings.sqlite"
 MODELS = "models"  # exported ONNX models, under the index's cache folder
 PASSAGE_VECTORS = "passage_vectors.f32.part"  # spilled during a build, removed before the manifest
 MAX_LISTED_PROBLEMS = 1000
+COUNT_PIECE = 1024 * 1024  # bytes read at a time when counting JSONL lines for the progress total
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,10 @@ class BuildConfig:
     bm25: BM25Params = BM25Params()
     dense: DenseConfig = DenseConfig()
     batch_size: int = 32
-    batch_articles: int = 500  # articles read, chunked and embedded together: bounds a rebuild's memory
+    batch_articles: int = 8  # articles read, chunked, embedded and written together: the progress bar's step
+    # (seconds even on a slow CPU) and a bound on a rebuild's memory; 8 costs no more CPU than 500 (measured)
+    model_cache: Path | None = None  # exported ONNX models; None: the index's own cache/models (the CLI passes the
+    # user's cache, --model-cache), so a new index folder does not export the model again
     strict: bool = False
     progress: bool = True
     max_article_bytes: int = MAX_ARTICLE_BYTES  # one article's raw bytes (a page file, a JSONL line); over: skipped
@@ -98,12 +105,13 @@ def _stage(timings: dict[str, float], name: str) -> Iterator[None]:
 
 
 def iter_articles(
-    listed: list, problems: list[Problem], files: list[dict[str, Any]], timings: dict[str, float], progress: bool,
-    max_bytes: int = MAX_ARTICLE_BYTES,
+    listed: list, problems: list[Problem], files: list[dict[str, Any]], timings: dict[str, float],
+    max_bytes: int = MAX_ARTICLE_BYTES, on_skip: Callable[[int], None] | None = None,
 ) -> Iterator[Article]:
-    """Articles of the listed sources one at a time, each id once; problems and files recorded as they come."""
+    """Articles of the listed sources one at a time, each id once; problems and files recorded as they come, and
+    each input record skipped (a bad line or file, a duplicate) told to on_skip, so progress counts it as done."""
     seen: set[str] = set()
-    for item in tqdm(listed, desc="read", unit="file", disable=not progress):
+    for item in listed:
         if isinstance(item, Problem):
             problems.append(item)
             continue
@@ -114,6 +122,8 @@ def iter_articles(
                               "bytes": path.stat().st_size})
         except OSError as exc:
             problems.append(Problem(str(path), f"cannot read: {exc}", True))
+            if on_skip is not None:
+                on_skip(1)
             continue
         articles = iter(read_file(path, fmt, root=root, max_bytes=max_bytes))
         while True:
@@ -123,11 +133,61 @@ def iter_articles(
                 break
             if isinstance(got, Problem):
                 problems.append(got)
+                if got.skipped and on_skip is not None:
+                    on_skip(1)
             elif got.id in seen:
                 problems.append(Problem(got.origin, f"duplicate article id {got.id!r}", True))
+                if on_skip is not None:
+                    on_skip(1)
             else:
                 seen.add(got.id)
                 yield got
+
+
+def count_articles(listed: list) -> int:
+    """The progress bar's total: one article per page or HTML file, one per JSONL line (a .gz is inflated once
+    more for it, in 1 MB pieces: about 4 s per GB, never a line in memory). Blank lines count too; the bar's
+    total is corrected to what was done when the build ends."""
+    total = 0
+    for item in listed:
+        if not isinstance(item, Problem):
+            path, fmt, _root = item
+            total += _count_lines(path) if fmt == "jsonl" else 1
+    return total
+
+
+def _count_lines(path: Path) -> int:
+    """Lines of a (possibly gzipped) file, the last one counted without its newline; 1 when unreadable (the
+    read reports it)."""
+    lines, last = 0, b"\n"
+    try:
+        with open_binary(path) as handle:
+            while piece := handle.read(COUNT_PIECE):
+                lines += piece.count(b"\n")
+                last = piece[-1:]
+    except (OSError, EOFError, zlib.error):
+        return max(lines, 1)
+    return lines + (last != b"\n")
+
+
+class _Progress:
+    """The build's one bar: articles done (indexed or skipped) of those counted in the input, with rate and ETA."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.bar = tqdm(total=total, desc="index", unit="article", disable=not enabled, smoothing=0.1)
+
+    def advance(self, n: int) -> None:
+        if n <= 0:
+            return
+        if self.bar.total is not None and self.bar.n + n > self.bar.total:
+            self.bar.total = self.bar.n + n  # more records than counted (a count is never read twice)
+        self.bar.update(n)
+
+    def close(self, finished: bool) -> None:
+        if finished and self.bar.total != self.bar.n:
+            self.bar.total = self.bar.n  # blank lines were counted and never come: the bar ends full
+            self.bar.refresh()
+        self.bar.close()
 
 
 def read_sources(config: BuildConfig) -> tuple[list[Article], list[Problem], list[dict[str, Any]]]:
@@ -135,7 +195,7 @@ def read_sources(config: BuildConfig) -> tuple[list[Article], list[Problem], lis
     problems: list[Problem] = []
     files: list[dict[str, Any]] = []
     listed = list(walk_sources(list(config.sources), config.fmt))
-    articles = list(iter_articles(listed, problems, files, {}, config.progress, config.max_article_bytes))
+    articles = list(iter_articles(listed, problems, files, {}, config.max_article_bytes))
     return articles, problems, files
 
 
@@ -309,11 +369,19 @@ def _batches(articles: Iterator[Article], size: int) -> Iterator[list[Article]]:
 
 
 def load_embedder(config: BuildConfig) -> Embedder:
-    """The model variant of the setting: the ONNX export (made once, kept in the index's cache) or torch."""
+    """The model variant of the setting: torch, or the ONNX export, made once per model cache and reused by every
+    index built with that cache (config.model_cache; else the index's own cache folder)."""
     variant = resolve_variant(config.embedder)
     if variant == TORCH_FP32:
         return SentenceTransformerEmbedder(config.model, threads=config.embed_threads)
-    folder = exported_model(config.model, variant, Path(config.index_dir) / CACHE / MODELS)
+    cache = Path(config.model_cache) if config.model_cache is not None else Path(config.index_dir) / CACHE / MODELS
+
+    def announce(folder: Path) -> None:
+        if config.progress:  # the export takes half a minute or more: say why nothing moves
+            tqdm.write(f"exporting {config.model} to ONNX ({variant}), once for this model cache: {folder}",
+                       file=sys.stderr)
+
+    folder = exported_model(config.model, variant, cache, on_export=announce)
     return OnnxEmbedder(folder, threads=config.embed_threads)
 
 
@@ -359,13 +427,20 @@ def build_index(config: BuildConfig, embedder: Embedder | None = None) -> BuildR
             cache = EmbeddingCache(index_dir / CACHE / EMBED_CACHE, embedder.dimension)
             sink = _Sink(tmp, embedder, config)
             _ship_model(embedder, tmp)
-            with tqdm(desc="index", unit="article", disable=not config.progress) as bar:
-                for batch in _batches(iter_articles(listed, problems, files, timings, config.progress,
-                                                    config.max_article_bytes), config.batch_articles):
+            with _stage(timings, "count"):
+                total = count_articles(listed)
+            progress = _Progress(total, config.progress)
+            finished = False
+            try:
+                articles = iter_articles(listed, problems, files, timings, config.max_article_bytes, progress.advance)
+                for batch in _batches(articles, config.batch_articles):
                     if config.strict and problems:
                         raise StrictProblems(problems)
                     sink.add(batch, cache, timings, problems)
-                    bar.update(len(batch))
+                    progress.advance(len(batch))
+                finished = True
+            finally:
+                progress.close(finished)
             if config.strict and problems:
                 raise StrictProblems(problems)
             if not sink.articles:

@@ -30,6 +30,16 @@ EXIT_BAD_DATASET = 2
 MB = 1024 * 1024
 
 
+def user_model_cache() -> Path:
+    """Exported models are kept once per user and machine: $XDG_CACHE_HOME/newsclip/models, else ~/.cache/..."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "newsclip" / "models"
+
+
+MODEL_CACHE_HELP = ("Folder of exported ONNX models, shared by every index built with it (an export is made once "
+                    "per model and variant)  [default: $XDG_CACHE_HOME/newsclip/models, else ~/.cache/newsclip/models]")
+
+
 def _problem_lines(problems: list[Problem]) -> list[str]:
     return [f"  {'skipped' if p.skipped else 'warning'}: {p.origin}: {p.reason}" for p in problems]
 
@@ -70,8 +80,10 @@ def main() -> None:
 @click.option("--dense", "dense_kind", type=click.Choice(["auto", "flat", "hnsw"]), default="auto", show_default=True,
               help="FAISS index: exact while the collection is small (auto: up to 20,000 passages), HNSW beyond")
 @click.option("--embedder", "embedder", type=click.Choice(["auto", *VARIANTS]), default="auto", show_default=True,
-              help="Model variant: ONNX int8 (auto where the CPU has VNNI, else ONNX fp32) or torch fp32")
+              help="Model variant: auto is ONNX int8 with VNNI, int8-rr with AVX2 only, else fp32; or torch fp32")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1, 1024))
+@click.option("--model-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              envvar="NEWSCLIP_MODEL_CACHE", help=MODEL_CACHE_HELP)
 @click.option("--max-article-mb", default=MAX_ARTICLE_BYTES / MB, show_default=True,
               type=click.FloatRange(min=0, min_open=True),
               help="Size limit of one article in MB (2^20 bytes) of raw, decompressed input: a page or HTML file, "
@@ -79,8 +91,8 @@ def main() -> None:
 @click.option("--strict", is_flag=True, help="Any input problem fails the build before anything is written")
 @click.option("--quiet", is_flag=True, help="No progress bars")
 def rebuild(sources: tuple[Path, ...], index_dir: Path, fmt: str | None, model: str, passage_words: int,
-            overlap: int, k1: float, b: float, dense_kind: str, embedder: str, batch_size: int, max_article_mb: float,
-            strict: bool, quiet: bool) -> None:
+            overlap: int, k1: float, b: float, dense_kind: str, embedder: str, batch_size: int,
+            model_cache: Path | None, max_article_mb: float, strict: bool, quiet: bool) -> None:
     """Build a new index from SOURCES and publish it atomically."""
     config = BuildConfig(
         sources=sources or (Path("seeds"),),
@@ -92,6 +104,7 @@ def rebuild(sources: tuple[Path, ...], index_dir: Path, fmt: str | None, model: 
         bm25=BM25Params(k1=k1, b=b),
         dense=DenseConfig(kind=dense_kind),
         batch_size=batch_size,
+        model_cache=model_cache or user_model_cache(),
         strict=strict,
         progress=not quiet,
         max_article_bytes=max(1, int(max_article_mb * MB)),
@@ -147,14 +160,16 @@ def stats(index_dir: Path, as_json: bool) -> None:
 @click.option("--mode", "modes", multiple=True, type=click.Choice(MODE_NAMES),
               help="Evaluate only these modes (repeatable)  [default: all four]")
 @click.option("--embedder", "embedder", type=click.Choice(["auto", *VARIANTS]), default="auto", show_default=True,
-              help="Model variant: ONNX int8 (auto where the CPU has VNNI, else ONNX fp32) or torch fp32")
+              help="Model variant: auto is ONNX int8 with VNNI, int8-rr with AVX2 only, else fp32; or torch fp32")
+@click.option("--model-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              envvar="NEWSCLIP_MODEL_CACHE", help=MODEL_CACHE_HELP)
 @click.option("--rebuild", "force", is_flag=True, help="Rebuild the index even when it matches")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
 @click.option("--per-query", is_flag=True, help="With --json: each query's figures too")
 @click.option("--quiet", is_flag=True, help="No progress bars")
 def eval_command(dataset_dir: Path, split: str, index_dir: Path | None, model: str, passage_words: int, overlap: int,
                  k1: float, b: float, window: int, rrf_k: int, alpha: float, modes: tuple[str, ...], embedder: str,
-                 force: bool, as_json: bool, per_query: bool, quiet: bool) -> None:
+                 model_cache: Path | None, force: bool, as_json: bool, per_query: bool, quiet: bool) -> None:
     """Score every mode on a BEIR test collection: nDCG@10, Recall@100 and MRR@10 per mode."""
     try:
         dataset = load_beir(dataset_dir, split)
@@ -174,7 +189,7 @@ def eval_command(dataset_dir: Path, split: str, index_dir: Path | None, model: s
             log(f"building {index_dir}: {why}")
             config = BuildConfig(sources=(dataset.corpus,), index_dir=index_dir, fmt="jsonl", model=model,
                                  embedder=variant, chunking=ChunkConfig(passage_words, overlap), bm25=bm25,
-                                 progress=not quiet)
+                                 model_cache=model_cache or user_model_cache(), progress=not quiet)
             build_index(config)
         engine = SearchEngine.open(index_dir, model=model, settings=EngineSettings(window=window, rrf_k=rrf_k))
     except (NewsclipError, OSError) as exc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -22,6 +24,7 @@ from indexer import build as build_module
 from indexer.build import BuildConfig, StrictProblems, build_index, embed_text
 from indexer.cli import main as cli
 from indexer.onnx_export import resolve_variant
+from indexer.sources.walk import walk_sources
 from search.bm25 import BM25Index
 from search.dense import load_dense
 from search.errors import BuildError
@@ -253,3 +256,111 @@ def test_sigkill_mid_rebuild_leaves_previous_index_current(tmp_path: Path, embed
     assert current_build(index_dir).name == report.build_id
     verify_build(current_build(index_dir))
     assert [p.name for p in builds.iterdir()] == [report.build_id]
+
+
+# --- progress a person can follow (issue 11) ---------------------------------------------------------------------
+
+
+def test_progress_shows_the_total_and_moves_in_small_steps(tmp_path: Path, embedder, monkeypatch, capsys) -> None:
+    corpus = write_jsonl(tmp_path / "reuters.jsonl.gz", reuters_stories(40))
+    slow = build_module._Sink.add
+
+    def add(self, batch, *args, **kwargs):  # every step lasts past tqdm's 0.1 s refresh interval, so each shows
+        time.sleep(0.12)
+        return slow(self, batch, *args, **kwargs)
+
+    monkeypatch.setattr(build_module._Sink, "add", add)
+    report = build_index(BuildConfig(sources=(corpus,), index_dir=tmp_path / "index"), embedder=embedder)
+    err = capsys.readouterr().err
+    counts = [int(n) for n in re.findall(r"index:\s+\d+%\|[^|]*\|\s*(\d+)/40 ", err)]
+    assert counts and counts[-1] == 40 == report.articles + report.skipped, err[-2000:]
+    assert len({n for n in counts if 0 < n < 40}) >= 3, f"too few steps before the end: {counts}"
+    assert re.search(r"\d+/40 \[\d\d:\d\d<\d\d:\d\d, +[\d.]+ ?article/s\]", err), "no rate or time left"
+    assert "file/s" not in err and "0/1 " not in err  # no bar counting files that sits at 0/1
+
+
+def test_quiet_build_prints_no_progress(tmp_path: Path, embedder, capsys) -> None:
+    build_index(BuildConfig(sources=(SEEDS,), index_dir=tmp_path / "index", progress=False), embedder=embedder)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_the_total_counts_jsonl_lines_and_page_files(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "a.jsonl.gz", [{"id": str(i), "text": "x"} for i in range(7)])
+    (tmp_path / "b.jsonl").write_text('{"id": "b1", "text": "y"}\n{"id": "b2", "text": "z"}')  # no final newline
+    (tmp_path / "c.jsonl").write_text("")
+    shutil.copytree(SEEDS, tmp_path / "pages")
+    listed = list(walk_sources([tmp_path]))
+    assert build_module.count_articles(listed) == 7 + 2 + 0 + len(list(SEEDS.glob("*.txt")))
+
+
+# --- the exported model: once per model cache, shipped in every build (issue 11) ----------------------------------
+
+
+def _fake_export(calls: list, model_file: Path):
+    """An export that copies a model already exported this session, counting the calls (no 40 s torch export)."""
+
+    def export(source: Path, work: Path, variant: str) -> None:
+        calls.append(variant)
+        shutil.copy2(model_file, work / "model.onnx")
+
+    return export
+
+
+def test_two_index_folders_share_one_export(tmp_path: Path, embedder, monkeypatch) -> None:
+    from indexer import onnx_export
+
+    calls: list[str] = []
+    monkeypatch.setattr(onnx_export, "_export", _fake_export(calls, embedder.folder / "model.onnx"))
+    models = tmp_path / "models"
+    builds = []
+    for name in ("first", "second"):
+        config = BuildConfig(sources=(SEEDS,), index_dir=tmp_path / name, model_cache=models, progress=False)
+        report = build_index(config)
+        builds.append(report.build_dir)
+        verify_build(report.build_dir)
+    assert calls == [resolve_variant("auto")], "the second index folder exported the model again"
+    [export] = [p for p in models.iterdir() if not p.name.startswith(".")]
+    for build in builds:  # each build carries the model, hard-linked to the cache on one filesystem
+        assert (build / "model" / "model.onnx").stat().st_ino == (export / "model.onnx").stat().st_ino
+        assert not (build.parents[1] / "cache" / "models").exists()
+
+
+def test_the_model_is_copied_when_it_cannot_be_linked(tmp_path: Path, embedder, monkeypatch) -> None:
+    def cross_device(src, dst, *args, **kwargs):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)
+    report = build_index(BuildConfig(sources=(SEEDS,), index_dir=tmp_path / "index", progress=False),
+                         embedder=embedder)
+    shipped = report.build_dir / "model" / "model.onnx"
+    assert shipped.stat().st_ino != (embedder.folder / "model.onnx").stat().st_ino
+    assert shipped.read_bytes() == (embedder.folder / "model.onnx").read_bytes()
+    verify_build(report.build_dir)
+
+
+def test_model_cache_comes_from_the_option_the_environment_or_the_user_cache(tmp_path: Path, monkeypatch) -> None:
+    from indexer import cli as cli_module
+
+    seen: list[BuildConfig] = []
+
+    def fake_build(config: BuildConfig):
+        seen.append(config)
+        raise BuildError("stopped by the test")
+
+    monkeypatch.setattr(cli_module, "build_index", fake_build)
+    monkeypatch.delenv("NEWSCLIP_MODEL_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    args = ["rebuild", "--source", "x", "--quiet"]
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert runner.invoke(cli, args).exit_code == 1
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert runner.invoke(cli, args).exit_code == 1
+    monkeypatch.setenv("NEWSCLIP_MODEL_CACHE", str(tmp_path / "env"))
+    assert runner.invoke(cli, args).exit_code == 1
+    assert runner.invoke(cli, [*args, "--model-cache", str(tmp_path / "opt")]).exit_code == 1
+    assert [c.model_cache for c in seen] == [
+        tmp_path / "home" / ".cache" / "newsclip" / "models", tmp_path / "xdg" / "newsclip" / "models",
+        tmp_path / "env", tmp_path / "opt"]
+    assert BuildConfig().model_cache is None  # the library reads no environment: the index's own cache folder
