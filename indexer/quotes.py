@@ -1,60 +1,43 @@
-"""Direct quotations in news text and who said them: pure functions over an article's text, no model.
+"""Direct quotations in news text and who said them.
 
 A quotation is the text between quotation marks (straight or curly double quotes), possibly in several parts:
 split around its attribution (`"We are convinced," Putin said, "that ..."`) or running over paragraphs (an
 opening mark repeated at the start of the next paragraph, the previous one left open). Each gets a kind:
 `full` (direct speech: at the start of a sentence, after a colon, or introduced by a verb of saying),
 `partial` (a phrase quoted inside the reporter's sentence) or `term` (scare quotes: a single word, a title,
-or a short phrase with nobody saying it), and a speaker found from the verb of saying next to it, with
-pronouns and short names resolved to the fullest name the article gives, and titles split off as the role.
+or a short phrase with nobody saying it). Marks, spans and kinds are rules over the text (this module); the
+speaker is the subject of the quotation's verb of saying in spaCy's parse of the paragraphs that hold
+quotations (`speakers.py`), named in its fullest form in the article (`names.py`).
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from typing import TYPE_CHECKING
+
+from . import nlp
+from .lexicon import ABBREVIATIONS, CONNECTORS, SAYING, SAYING_SET
+from .speakers import Attribution, Quoted, Speaker
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
 
 OPENING = "\u201c"
 CLOSING = "\u201d"
 STRAIGHT = '"'
 
-# Verbs (any inflection listed) that attribute words to someone.
-SAYING = (
- "say says said saying tell tells told add adds added stress stresses stressed warn warns warned "
- "noted stated declare declares declared explain explains explained insist insists insisted "
- "reply replies replied respond responds responded argue argues argued claimed "
- "commented continued announce announces announced acknowledge acknowledges acknowledged "
- "admit admits admitted ask asks asked write writes wrote quoted accuse accuses accused "
- " charged called describe describes described deny denies denied predict predicts predicted "
- "urge urges urged suggest suggests suggested maintain maintains maintained concede concedes conceded "
- " recalled reported repeated reiterate reiterates reiterated assert "
- "asserts asserted emphasize emphasizes emphasized emphasise emphasises emphasised promised "
- " pledged vowed denounce denounces denounced criticize criticizes criticized criticise "
- "criticised complain complains complained pointed estimated "
- "blamed"
-).split()
-SAYING_SET = frozenset(SAYING)
-
-TITLES = frozenset((
-    "president vice prime minister secretary chairman chairwoman chair director chief executive officer ceo "
-    "spokesman spokeswoman spokesperson governor senator sen. sens. rep. representative deputy ambassador "
-    "general gen. king queen prince leader head mr mr. mrs mrs. ms ms. dr dr. sir lord commissioner analyst "
-    "economist official treasurer counsellor envoy adviser advisor assistant former acting foreign finance "
-    "trade energy oil defence defense interior economy agriculture state party ruling chancellor mayor judge "
-    "professor manager managing partner founder owner speaker premier undersecretary minister-president "
-    "administrator attorney counsel inspector superintendent supervisor envoy "
-    "house senate white u.s. opec ec un u.n. eu uk"
-).split())
-CONNECTORS = frozenset("of the for and de al bin van von der du la le st st. da di el".split())
-LOWER_NAME_PARTS = frozenset("al de van von der du la le bin da di el ibn".split())
-NAME_WORD = r"(?:[A-Z][\w'\u2019.-]*|(?:al|de|van|von|der|du|la|le|bin|da|di|el|ibn)-?[A-Z]?[\w'\u2019.-]*)"
-# Characters of the reporter's sentence read either side of a quotation or before a verb of saying: the work per
-# quotation stays bounded, so a 1 MB paragraph full of quotations takes seconds, not hours. No news sentence is
-# longer: the quotations of Reuters-21578 and of the ir-classic corpora are the same with or without the bound.
+# Characters of the reporter's sentence read either side of a quotation: the work per quotation stays bounded,
+# so a 1 MB paragraph full of quotations takes seconds, not hours. No news sentence is longer.
 _CONTEXT = 1000
 _SENTENCE_END = re.compile(r"[.?!][\"\u201d]?\s+(?=[\"\u201c]?[A-Z])")
+# What is parsed: each paragraph holding a quotation, or only the quotation's sentence when the paragraph is
+# longer than _PARAGRAPH characters; at most _PARSED characters of an article (the rest stays unattributed).
+_PARAGRAPH = 5_000
+_PARSED = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +50,17 @@ class Found:
     kind: str  # full | partial | term
     speaker: str | None
     role: str | None
+    speaker_kind: str | None = None  # person | organization | description; None when speaker is None
+
+
+@dataclass(frozen=True, slots=True)
+class _Spot:
+    """Where a quotation sits: its parts, the reporter's sentence around it and the paragraphs it spans."""
+
+    parts: tuple[tuple[int, int], ...]
+    sentence: tuple[int, int]
+    paragraphs: tuple[int, int]  # first and last paragraph index
+    head: str  # the reporter's words before the opening mark, in its sentence
 
 
 # -- marks ---------------------------------------------------------------------------------------------------
@@ -139,7 +133,7 @@ def _raw_quotes(text: str) -> list[list[tuple[int, int]]]:
     return [q for q in out if q]
 
 
-# -- sentences and attribution -----------------------------------------------------------------------------
+# -- sentences ----------------------------------------------------------------------------------------------
 
 
 def _sentence_bounds(text: str, start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
@@ -173,315 +167,6 @@ def _has_saying(fragment: str) -> bool:
     return _may_say(fragment) and any(w.lower().strip(".") in SAYING_SET for w in _words(fragment))
 
 
-PERSON_NOUNS = ("spokesman|spokeswoman|spokesperson|official|officials|aide|lobbyist|analyst|analysts|diplomat|"
-                "diplomats|dealer|dealers|trader|traders|banker|bankers|economist|economists|source|sources|"
-                "executive|executives|director|minister|chairman|president|representative|delegate|negotiator")
-THING_NOUNS = ("statement|report|editorial|newspaper|agency|ministry|embassy|government|commission|committee|"
-               "company|board|bank|union|association|department|council|daily|paper|survey|study|letter|"
-               "communique|document|magazine|weekly|radio|television")
-DESCRIPTION = re.compile(
-    rf"\b(?:an?|one|the|another|two|three|several|its|his|her)\s+(?:(?!(?:said|says|told|added)\b)[\w'\u2019.&-]+\s+){{0,5}}"
-    rf"(?:{PERSON_NOUNS}|{THING_NOUNS})\b"
-    rf"(?:\s+(?:at|of|for|to|in|with)\s+(?:[\w'\u2019.&-]+\s+){{0,5}}[\w'\u2019.&-]*[\w'\u2019])?",
-    re.IGNORECASE,
-)
-_PERSON_HEAD = re.compile(rf"(?:{PERSON_NOUNS})$", re.IGNORECASE)
-
-
-def _is_person_description(phrase: str) -> bool:
-    """`the chief executive` and `an aide to Lyng` are people; `the EC's Executive Commission` is not."""
-    head = re.split(r"\s+(?:at|of|for|to|in|with)\s+", phrase, maxsplit=1)[0]
-    return _PERSON_HEAD.search(head) is not None
-ORG_WORDS = frozenset((
-    "corp corporation co inc ltd plc company association bank department institute institution institutions "
-    "committee subcommittee commission exchange party board organization organisation ministry agency embassy "
-    "government union council group federation league service office administration fund university court "
-    "house senate congress times news press post journal radio television agreement act bill report market "
-    "conventions charter nations states kingdom community republic america europe international national "
-    "federal reserve treasury street airlines motors foods energy oil industries holdings system"
-).split())
-NOT_NAMES = frozenset((
-    "january february march april may june july august september october november december monday tuesday "
-    "wednesday thursday friday saturday sunday in on at for but and the a an as if it he she we they this that "
-    "these those when while after before since asked last next new u.s. u.k."
-).split())
-PERSONAL_TITLES = frozenset((
-    "president chairman chairwoman minister secretary governor senator sen. sens. rep. representative deputy "
-    "ambassador general gen. king queen prince leader mr mr. mrs mrs. ms ms. dr dr. sir lord commissioner "
-    "spokesman spokeswoman director chief premier chancellor mayor judge"
-).split())
-ABBREVIATIONS = frozenset("mr. mrs. ms. dr. sen. sens. rep. gen. gov. jr. sr. st. u.s. u.n. u.k. co. corp. inc. ltd.".split())
-
-
-def _name_runs(fragment: str) -> list[tuple[int, int, str]]:
-    """Maximal runs of capitalized words (with particles like `al`, `de`), never across a sentence end or comma."""
-    runs: list[tuple[int, int, str]] = []
-    cur: list[re.Match] = []
-
-    def flush() -> None:
-        while cur and (cur[-1].group(0).lower() in LOWER_NAME_PARTS or cur[-1].group(0).lower() in CONNECTORS):
-            cur.pop()
-        while cur and cur[0].group(0).lower() in CONNECTORS:
-            cur.pop(0)
-        if cur:
-            runs.append((cur[0].start(), cur[-1].end(), fragment[cur[0].start() : cur[-1].end()].rstrip(".")))
-        cur.clear()
-
-    for m in re.finditer(r"[\w'\u2019.&-]+|[,;:()\"\u201c\u201d]", fragment):
-        word = m.group(0)
-        gap = fragment[cur[-1].end() : m.start()] if cur else ""
-        if cur and gap.strip():
-            flush()
-        capital = (word[:1].isupper() and word.lower() not in NOT_NAMES) or bool(
-            re.match(r"(?:al|el|bin|ibn|de|da|di|van|von|le|la|du)-[A-Z]", word))  # `al-Moallem`
-        particle = word.lower() in LOWER_NAME_PARTS
-        if capital or (particle and cur):
-            if cur and cur[-1].group(0).endswith(".") and cur[-1].group(0).lower() not in ABBREVIATIONS \
-                    and not re.fullmatch(r"(?:[A-Z]\.)+", cur[-1].group(0)):
-                flush()  # `Institutions. Mulford`: a sentence ended inside the run
-            cur.append(m)
-        else:
-            flush()
-    flush()
-    return runs
-
-
-def _is_person_name(name: str) -> bool:
-    """Up to five name words, none an organisation or title word; `Reagan` alone is allowed by the caller."""
-    parts = name.split()
-    return 1 <= len(parts) <= 5 and not any(p.lower().strip(".,") in ORG_WORDS | TITLES for p in parts) \
-        and not all(p.isupper() and len(p) <= 5 for p in parts)
-
-
-def _split_title(phrase: str) -> tuple[str, str | None]:
-    """`President Vladimir Putin` -> (`Vladimir Putin`, `President`); `Radical Party Deputy Raul Baglini` ->
-    (`Raul Baglini`, `Radical Party Deputy`): the name starts after the last title or organisation word."""
-    words = phrase.replace(",", " ").split()
-    k = 0
-    for i, w in enumerate(words[:-1]):
-        low = w.lower().strip(",")
-        if low.endswith(("'s", "\u2019s")):  # `Russia's Vladimir Putin`, `Syria's Foreign Minister ...`
-            k = i + 1
-            continue
-        if low in TITLES or low in ORG_WORDS or low in CONNECTORS or (w.isupper() and len(w) <= 5 and "." not in w):
-            k = i + 1
-    return " ".join(words[k:]), (" ".join(words[:k]) or None)
-
-
-class _Names(dict):
-    """Name word -> (fullest name, role), looked up without case: `Al-Moallem` finds `Walid al-Moallem`."""
-
-    def get(self, key, default=None):  # type: ignore[override]
-        return super().get(str(key).casefold(), default)
-
-    def __setitem__(self, key, value) -> None:
-        super().__setitem__(str(key).casefold(), value)
-
-    def __contains__(self, key) -> bool:
-        return super().__contains__(str(key).casefold())
-
-
-class _People:
-    """Who is named where, so that `Cranston` becomes `Alan Cranston` and `he` the person last named."""
-
-    def __init__(self, text: str, quoted: list[tuple[int, int]] = ()) -> None:
-        self.full = _Names()  # any name word -> (fullest name, its role)
-        self.sayers: list[tuple[int, str, bool]] = []  # (position, speaker, is a person) of every `X said`
-        self.mentions: list[tuple[int, str]] = []  # (position, fullest name or person description)
-        self.things: list[tuple[int, str]] = []  # (position, organisation or document that says things)
-        found: list[tuple[int, str, str | None]] = []
-        for a, b, run in _name_runs(text):
-            name, role = _split_title(run)
-            personal = role and any(w.lower().strip(",") in PERSONAL_TITLES for w in role.split())
-            if name and _is_person_name(name) and (len(name.split()) >= 2 or personal):
-                found.append((a + run.find(name), name, role))
-        for _, name, role in found:
-            for word in name.split():
-                if word.lower() in LOWER_NAME_PARTS:
-                    continue
-                known = self.full.get(word)
-                if known is None or len(name) > len(known[0]):
-                    self.full[word] = (name, role or (known[1] if known else None))
-        for pos, name, _ in found:
-            self.mentions.append((pos, self.full.get(name.split()[-1], (name,))[0]))
-        for a, b, run in _name_runs(text):  # single surnames later in the text: `Douglas said`
-            full = self.full.get(run)
-            if full and " " not in run:
-                self.mentions.append((a, full[0]))
-        for m in DESCRIPTION.finditer(text):
-            (self.mentions if _is_person_description(m.group(0)) else self.things).append((m.start(), m.group(0)))
-
-        inside = _inside(quoted)
-        self.mentions = sorted(x for x in self.mentions if not inside(x[0]))  # words inside quotes name nobody
-        self.things = sorted(x for x in self.things if not inside(x[0]))
-        self._said: dict[bool, tuple[list[int], list[str]]] = {True: ([], []), False: ([], [])}
-
-    def said(self, pos: int, speaker: str, is_person: bool) -> None:
-        """An `X said` of the reporter's text; they come in reading order."""
-        self.sayers.append((pos, speaker, is_person))
-        positions, names = self._said[is_person]
-        positions.append(pos)
-        names.append(speaker)
-
-    def _last_before(self, pos: int, person: bool) -> str | None:
-        """Who last said something before pos, else who was last named (people, or organisations and documents)."""
-        positions, names = self._said[person]
-        k = bisect_left(positions, pos)
-        if k:
-            return names[k - 1]
-        named = self.mentions if person else self.things
-        k = bisect_left(named, (pos,))
-        return named[k - 1][1] if k else None
-
-    def person_before(self, pos: int) -> str | None:
-        """The antecedent of `he` or `she` at pos."""
-        return self._last_before(pos, person=True)
-
-    def thing_before(self, pos: int) -> str | None:
-        """The antecedent of `it` at pos."""
-        return self._last_before(pos, person=False)
-
-    def resolve(self, phrase: str | None, pos: int) -> tuple[str | None, str | None]:
-        """A pronoun, short name, titled name or description (said at pos) -> (speaker, role)."""
-        if not phrase:
-            return None, None
-        low = phrase.lower()
-        if low in ("he", "she", "i"):
-            who = self.person_before(pos)
-            return who, (self.full.get(who.split()[-1], (None, None))[1] if who else None)
-        if low == "it":
-            return self.thing_before(pos), None
-        if low in ("they", "we"):
-            return None, None
-        if DESCRIPTION.fullmatch(phrase):
-            return phrase, None
-        name, role = _split_title(phrase)
-        if not name:
-            return phrase, None
-        words = [w for w in name.split() if w.lower() not in LOWER_NAME_PARTS]
-        known = self.full.get(words[-1]) if words else None
-        if known is None and words:
-            known = self.full.get(words[0])
-        if known and (len(name.split()) == 1 or known[0].endswith(words[-1])):
-            return known[0], role or known[1]
-        return name, role
-
-    def note(self, pos: int, speaker: str | None) -> None:
-        """A resolved speaker counts as the latest mention of that person."""
-        if speaker and not DESCRIPTION.fullmatch(speaker) and _is_person_name(speaker):
-            insort(self.mentions, (pos, speaker))
-        elif speaker and DESCRIPTION.fullmatch(speaker):
-            insort(self.mentions if _is_person_description(speaker) else self.things, (pos, speaker))
-
-
-_PRONOUN = re.compile(r"\b(he|she|it|they|we|I)\b", re.IGNORECASE)
-
-
-def _person_run(segment: str, people: _People | None, at_end: bool) -> str | None:
-    """A run of name words in the segment that names a person (known to the article, or two words or more)."""
-    runs = _name_runs(segment)
-    if at_end:
-        runs = runs[::-1]
-    for a, b, run in runs:
-        name, _ = _split_title(run)
-        if not name or not _is_person_name(name):
-            continue
-        words = name.split()
-        if len(words) >= 2 or (people is not None and words[-1] in people.full):
-            return run
-    return None
-
-
-def _subject(fragment: str, where: str, people: _People | None = None) -> str | None:
-    """The speaker phrase in a clause next to a verb of saying.
-
-    where = "before": the clause ends at the verb (`..., Michael Cartland said`);
-    "after": it starts after the verb (`said the Illinois Democrat, ...`);
-    "between": it is what sits between a closing mark and the verb (`," Frederick Wolf of the GAO said`).
-    """
-    fragment = re.sub(r"(\s+\w+ly)+\s*$", "", fragment.strip(" ,:;\n"))  # `Reagan angrily denounced`
-    if not fragment:
-        return None
-    if where == "before":
-        m = re.search(r"\b(he|she|it|they|we|I)$", fragment, re.IGNORECASE)
-        if m:  # `..., he said`
-            return m.group(1)
-        segments = [x.strip() for x in re.split(r",\s*", fragment) if x.strip()]
-        segments = [x for x in segments if not re.match(r"(who|which|that|and|but)\b", x, re.IGNORECASE)] or segments
-        if segments:  # the name right before the verb: `..., Michael Cartland said`
-            runs = _name_runs(segments[-1])
-            if runs and runs[-1][1] >= len(segments[-1].rstrip(".")) - 1:
-                run = _person_run(runs[-1][2], people, at_end=True)
-                if run:
-                    return run
-        m = re.match(r"(he|she|it|they|we|I)\b", fragment, re.IGNORECASE)
-        if m:  # `He rejected suggestions ..., and denied`
-            return m.group(1)
-        for segment in reversed(segments):  # `Tom Cook, director of ... Association said`
-            run = _person_run(segment, people, at_end=True)
-            if run:
-                return run
-        for segment in reversed(segments):  # `The spokesman, reacting to press reports, said`
-            d = [x for x in DESCRIPTION.finditer(segment)]
-            if d:
-                return d[-1].group(0)
-        return None
-    m = re.match(r"(he|she|it|they|we|I)\b", fragment, re.IGNORECASE)
-    if m:
-        return m.group(1)
-    segments = [x.strip() for x in re.split(r",\s*", fragment) if x.strip()]
-    first = segments[0] if segments else fragment
-    d = DESCRIPTION.match(first)
-    if d:
-        return d.group(0)
-    run = _person_run(first, people, at_end=False)
-    if run:
-        return run
-    runs = _name_runs(first)
-    if runs and runs[0][0] <= 4:  # `the Illinois Democrat`, `Izvestia`
-        return runs[0][2]
-    return None
-
-
-def _after_attribution(tail: str, people: _People | None = None) -> str | None:
-    """`," Putin said` / `," said the minister` / `," PAP quoted Baka as saying` right after a closing mark."""
-    m = re.match(r"[\s,]*(.{0,160}?)(?:[.;]\s|[.;]$|,\s*[\"\u201c]|$)", tail, re.DOTALL)
-    clause = m.group(1) if m else ""
-    quoted = re.match(r"(.*?)\bquoted\s+(.+?)\s+as\s+saying", clause)
-    if quoted:
-        return _subject(quoted.group(2), "between", people)
-    words = clause.split()
-    for k, w in enumerate(words[:16]):
-        if w.lower().strip(",.") in SAYING_SET:
-            before, after = " ".join(words[:k]), " ".join(words[k + 1 :])
-            return _subject(before, "between", people) if before else _subject(after, "after", people)
-    return None
-
-
-def _before_attribution(head: str, people: _People | None = None) -> str | None:
-    """`Deng said: "` / `Cartland said the bill is "` / `according to X, "` before an opening mark."""
-    m = re.search(r"according to\s+(.+?)[,:]?\s*$", head)
-    if m:
-        return _subject(m.group(1), "after", people)
-    q = re.search(r"quoted\s+(.+?)\s+as\s+saying", head)
-    if q:
-        return _subject(q.group(1), "after", people)
-    if not _may_say(head):
-        return None
-    words = list(re.finditer(r"\S+", head))
-    for k in range(len(words) - 1, -1, -1):
-        if words[k].group(0).lower().strip(",.:;") in SAYING_SET:
-            before = head[: words[k].start()]
-            who = _subject(before, "before", people) if before.strip() else None
-            if who:
-                return who
-            return _subject(head[words[k].end() :], "after", people)
-    return None
-
-
-# -- the whole article -------------------------------------------------------------------------------------
-
-
 def _kind(text: str, parts: list[tuple[int, int]], sentence_start: int, sentence: str, head: str,
           has_speaker: bool) -> str:
     """full, partial or term, from where the quotation sits in its sentence and what it holds."""
@@ -508,9 +193,6 @@ def _kind(text: str, parts: list[tuple[int, int]], sentence_start: int, sentence
     return "partial"
 
 
-_VERB = re.compile(r"\b(" + "|".join(SAYING) + r")\b")
-
-
 def _inside(spans: list[tuple[int, int]]) -> Callable[[int], bool]:
     """A test of whether a position lies in one of the spans, by bisection."""
     spans = sorted(spans)
@@ -526,33 +208,14 @@ def _inside(spans: list[tuple[int, int]]) -> Callable[[int], bool]:
     return inside
 
 
-def _note_sayers(text: str, quoted: list[tuple[int, int]], people: _People) -> None:
-    """Every `X said` of the reporter's text, in order, so that `he` and `it` find who spoke last."""
-    inside = _inside(quoted)
-    for lo, hi in _paragraphs(text):
-        for sentence in re.finditer(r"[^.?!]+(?:[.?!]+|$)", text[lo:hi]):
-            s_lo = lo + sentence.start()
-            for m in _VERB.finditer(sentence.group(0)):
-                pos = s_lo + m.start()
-                if inside(pos):
-                    continue
-                clause = sentence.group(0)[max(0, m.start() - _CONTEXT) : m.start()]
-                clause = re.split(r"[\"\u201c\u201d]", clause)[-1]
-                who = _subject(clause, "before", people) if clause.strip() else None
-                if who is None:
-                    continue
-                speaker, _ = people.resolve(who, pos)
-                if speaker:
-                    is_person = _is_person_description(speaker) if DESCRIPTION.fullmatch(speaker) \
-                        else _is_person_name(speaker)
-                    people.said(pos, speaker, is_person)
+# -- the whole article -------------------------------------------------------------------------------------
 
 
-def extract_quotations(text: str) -> list[Found]:
-    """Every quotation of the text, in order, with its kind, speaker and role (None when nothing attributes it)."""
+def _spots(text: str) -> list[_Spot]:
+    """Every quotation of the text by its marks, a split one (`"We are," Putin said, "sure."`) as one."""
     paragraphs = _paragraphs(text)
     merged: list[list[tuple[int, int]]] = []
-    for parts in _raw_quotes(text):  # `"We are convinced," Putin said, "that ..."` is one quotation
+    for parts in _raw_quotes(text):
         if merged:
             prev = merged[-1]
             gap = text[prev[-1][1] : parts[0][0]]
@@ -561,42 +224,94 @@ def extract_quotations(text: str) -> list[Found]:
                 merged[-1] = prev + parts
                 continue
         merged.append(list(parts))
-    quoted = [(p[0][0], p[-1][1]) for p in merged]
-    people = _People(text, quoted)
-    _note_sayers(text, quoted, people)
-    found: list[Found] = []
-    last: tuple[str | None, str | None, int] = (None, None, -10)
     starts = [lo for lo, _ in paragraphs]
 
     def paragraph_of(pos: int, default: int) -> int:
         k = bisect_right(starts, pos) - 1
         return k if k >= 0 and pos <= paragraphs[k][1] else default
 
+    spots = []
     for parts in merged:
         start, end = parts[0][0], parts[-1][1]
         p_first = paragraph_of(start, 0)
         p_last = paragraph_of(end, p_first)
         s_lo, s_hi = _sentence_bounds(text, start, end, paragraphs[p_first][0], paragraphs[p_last][1])
-        head = text[s_lo : max(s_lo, start - 1)]
-        close = end + 1 if end < len(text) and text[end] in (STRAIGHT, CLOSING) else end
-        who = _after_attribution(text[close : min(paragraphs[p_last][1], close + _CONTEXT)], people)
-        if who is None and len(parts) > 1:  # split quotation: the attribution sits between the parts
-            who = _after_attribution(text[parts[0][1] + 1 : parts[1][0]], people)
-        if who is None:
-            who = _before_attribution(head, people)
-        if who is None and _has_saying(text[close:s_hi]):  # `... "minor deviations" by one, Lukman said`
-            rest = text[close:s_hi]
-            m = re.search(r"\b(" + "|".join(SAYING) + r")\b", rest)
-            if m:
-                who = _subject(rest[: m.start()], "before", people) or _subject(rest[m.end() :], "after", people)
-        speaker, role = people.resolve(who, start) if who else (None, None)
-        kind = _kind(text, parts, s_lo, text[s_lo:s_hi], head, speaker is not None)
-        if kind != "term" and speaker is None and last[0] and p_first - last[2] <= 1 and not head.strip():
-            speaker, role = last[0], last[1]  # an unattributed quotation right after an attributed one continues it
+        spots.append(_Spot(tuple(parts), (s_lo, s_hi), (p_first, p_last), text[s_lo : max(s_lo, start - 1)]))
+    return spots
+
+
+def _stretches(text: str, spots: Sequence[_Spot]) -> list[tuple[int, int]]:
+    """The stretches of text to parse: every paragraph of an article that has a quotation (at most _PARSED
+    characters; a paragraph over _PARAGRAPH characters is cut to the sentences around its quotations)."""
+    if not spots:
+        return []
+    out: list[tuple[int, int]] = []
+    total = 0
+    sentences = sorted(s.sentence for s in spots)
+    for lo, hi in _paragraphs(text):
+        if hi - lo > _PARAGRAPH:
+            pieces = [(max(lo, a), min(hi, b)) for a, b in sentences if a < hi and b > lo]
+        else:
+            pieces = [(lo, hi)]
+        for a, b in pieces:
+            if out and a <= out[-1][1]:
+                a = out[-1][1]
+            if b <= a:
+                continue
+            if total + b - a > _PARSED:
+                return out
+            out.append((a, b))
+            total += b - a
+    return out
+
+
+def _found(text: str, spots: Sequence[_Spot], units: Sequence[tuple[int, Doc]]) -> list[Found]:
+    """The quotations with kinds and speakers, from their spots and the parse of their paragraphs."""
+    quoted = [(a - 1, b + 1) for s in spots for a, b in s.parts]  # the marks with the words between
+    inside = _inside(quoted)
+    attribution = Attribution(text, units, inside)
+    paragraphs = _paragraphs(text)
+    found: list[Found] = []
+    last: tuple[Speaker | None, int] = (None, -10)
+    for spot in spots:
+        where = (paragraphs[spot.paragraphs[0]][0], paragraphs[spot.paragraphs[1]][1])
+        quoted = Quoted(spot.parts, spot.sentence, where)
+        speaker = attribution.speaker(quoted)
+        s_lo, s_hi = spot.sentence
+        kind = _kind(text, list(spot.parts), s_lo, text[s_lo:s_hi], spot.head, speaker is not None)
+        if kind != "term" and speaker is None and last[0] and spot.paragraphs[0] - last[1] <= 1 \
+                and spot.sentence[0] == where[0] and not attribution.has_verb(quoted):
+            speaker = last[0]  # an unattributed quotation right after an attributed one continues it
         if kind == "term":
-            speaker = role = None
+            speaker = None
         elif speaker:
-            last = (speaker, role, p_last)
-            people.note(start, speaker)
-        found.append(Found(start, end, tuple(parts), kind, speaker, role))
+            last = (speaker, spot.paragraphs[1])
+        found.append(Found(spot.parts[0][0], spot.parts[-1][1], spot.parts, kind,
+                           speaker.name if speaker else None, speaker.role if speaker else None,
+                           speaker.kind if speaker else None))
     return found
+
+
+def iter_batch(texts: Iterable[str], batch_size: int = nlp.BATCH) -> Iterator[list[Found]]:
+    """The quotations of each text, in order, parsing the paragraphs of all texts in one stream of batches."""
+    plans = [(text, spots) for text in texts for spots in (_spots(text),)]
+    jobs = [(k, lo, hi) for k, (text, spots) in enumerate(plans) for lo, hi in _stretches(text, spots)]
+    docs = nlp.parse(plans[k][0][lo:hi] for k, lo, hi in jobs) if jobs else iter(())
+    parsed = groupby(zip(jobs, docs), key=lambda job_doc: job_doc[0][0])
+    pending = next(parsed, None)
+    for k, (text, spots) in enumerate(plans):
+        units: list[tuple[int, Doc]] = []
+        if pending is not None and pending[0] == k:
+            units = [(lo, doc) for (_, lo, _), doc in pending[1]]
+            pending = next(parsed, None)
+        yield _found(text, spots, units) if spots else []
+
+
+def extract_batch(texts: Sequence[str], batch_size: int = nlp.BATCH) -> list[list[Found]]:
+    """The quotations of many articles: one parse stream over all of them (what a build should call)."""
+    return list(iter_batch(texts, batch_size))
+
+
+def extract_quotations(text: str) -> list[Found]:
+    """Every quotation of the text, in order, with its kind, speaker, role and speaker kind (None: unattributed)."""
+    return extract_batch([text])[0]

@@ -48,7 +48,7 @@ def test_partial_quote_and_pronoun_and_short_name() -> None:
             'He added: "We expect more."\n\nA ministry spokesman said the visit "went well."')
     got = quotes_of(text)
     assert got == [("very useful.", "partial", "Walid al-Moallem"), ("We expect more.", "full", "Walid al-Moallem"),
-                   ("went well.", "partial", "A ministry spokesman")]
+                   ("went well.", "partial", "a ministry spokesman")]
 
 
 def test_scare_quotes_are_terms_with_nobody_speaking() -> None:
