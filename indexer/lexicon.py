@@ -18,6 +18,8 @@ SAYING = (
     "blamed express expresses expressed voiced state states note notes"
 ).split()
 SAYING_SET = frozenset(SAYING)
+# Verbs of saying whose object is the quoted phrase itself (`expressed "grave concern"`): a partial quotation.
+EXPRESSING = frozenset("express expresses expressed voiced".split())
 # Verbs whose object is a listener or a target, never an inverted subject: in `"...," told Reuters` nobody speaks.
 TRANSITIVE = frozenset(
     "tell tells told ask asks asked quoted accuse accuses accused urge urges urged warn warns warned called "

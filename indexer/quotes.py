@@ -20,7 +20,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING
 
 from . import nlp
-from .lexicon import ABBREVIATIONS, CONNECTORS, SAYING, SAYING_SET
+from .lexicon import ABBREVIATIONS, CONNECTORS, EXPRESSING, SAYING, SAYING_SET
 from .speakers import Attribution, Quoted, Speaker
 
 if TYPE_CHECKING:
@@ -175,10 +175,12 @@ def _kind(text: str, parts: list[tuple[int, int]], sentence_start: int, sentence
     head_stripped = head.rstrip()
     last_word = head_stripped.split()[-1].lower().strip(",:") if head_stripped.split() else ""
     initial = not head_stripped or head_stripped.endswith((".", "?", "!", ":"))
-    direct = last_word in SAYING_SET or initial
+    direct = (last_word in SAYING_SET and last_word not in EXPRESSING) or initial  # `expressed "grave concern"`
     if len(words) <= 1 and not direct:
         return "term"
     before = head_stripped.split()[-1] if head_stripped.split() else ""
+    if before.lower() == "so-called":
+        return "term"  # `so-called "countervailing duties"`: a name for a thing
     if len(words) <= 3 and before[:1].isupper() and before.endswith(("'s", "\u2019s")):
         return "term"  # `Russia's "special operation"`: someone's label for a thing, not a speaker's words
     titled = len(words) <= 6 and all(w[:1].isupper() or w.lower() in CONNECTORS for w in words) and not initial

@@ -32,6 +32,7 @@ _PROPER = ("NNP", "NNPS")
 _RELATIVE = frozenset(("who", "which", "that", "whom"))
 _PREPS = frozenset(("of", "at", "for", "to", "with", "in", "from", "on", "by"))
 _NEAR = 300  # characters after a closing mark read for its verb of saying (16 words are fewer)
+_ANTECEDENT = 1000  # characters back from a pronoun within which its antecedent must be (484 at most, labelled)
 _STOP = frozenset((".", ";", "?", "!"))
 _REACH = 16  # tokens after a closing mark in which its verb of saying stands (`," said the Illinois Democrat`)
 _PERSON_NOUN = re.compile(
@@ -52,6 +53,7 @@ _SPEAKING = _ORG_NOUNS | frozenset((
     "statement report editorial study survey letter communique document radio television government embassy "
     "review analysis forecast bulletin announcement memo"
 ).split())
+_QUANTIFIERS = frozenset("the some many several other most few two three four both all their its".split())
 _EPITHETS = frozenset("democrat republican senator congressman congresswoman lawmaker governor".split())
 _COMPANIES = frozenset("company firm concern utility airline carrier insurer retailer brewer".split())
 _CORPORATE = re.compile(r"\b(?:Inc|Corp|Corporation|Co|Ltd|Plc|PLC|Group|Bank|Trust|Cos|Partners|AG|SA|NV)\b\.?")
@@ -106,9 +108,28 @@ def _words(phrase: str) -> set[str]:
     return {w for w in re.findall(r"[\w'.-]+", phrase.casefold()) if w not in ("the", "a", "an", "one", "'s")}
 
 
+def _untick(name: str) -> str:
+    """A name without the Reuters ticker in it (`United Auto Workers <UAW>` -> `United Auto Workers`)."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^<>]*>|[<>]", " ", name)).strip()
+
+
+def _plural(speaker: Speaker) -> bool:
+    """A description of several people (`industry sources`, `two analysts`)."""
+    if speaker.kind != DESCRIPTION:
+        return False
+    word = _head_words(speaker.name).split()[-1].lower()
+    return word in ("people", "staff") or (word.endswith("s") and not word.endswith(("ss", "us", "is")))
+
+
 def _named_words(description: str) -> int:
     """How many capitalised words a description has after its first word (`the Tower Commission report`: 2)."""
     return sum(1 for w in description.split()[1:] if w[:1].isupper())
+
+
+def describe_words(words: Sequence[str]) -> str:
+    """Words of a description made here (`one delegate`), the first in lower case unless a proper noun."""
+    first = words[0] if words[0].isupper() and len(words[0]) > 1 else words[0][:1].lower() + words[0][1:]
+    return " ".join([first, *words[1:]])
 
 
 def describe(tokens: Sequence[Token]) -> str:
@@ -118,13 +139,13 @@ def describe(tokens: Sequence[Token]) -> str:
     if (first.tag_ in ("DT", "PRP$", "CD") or (first.tag_ not in _PROPER and not first.ent_type_)) and \
             text[:1].isupper() and not (len(first.text) > 1 and first.text.isupper()):
         text = text[:1].lower() + text[1:]
-    return re.sub(r"\s+", " ", text)
+    return _untick(text)
 
 
 def _entity_text(ent: Span) -> str:
     """An entity's name as written, without a leading `the`, a possessor (`Midland Montagu's Maude` -> `Maude`),
     a title or a conjunction the recognizer took in (`Although Jonathan Wolff`)."""
-    tokens = list(ent)
+    tokens = [t for t in ent if "<" not in t.text and ">" not in t.text]  # `<UAW>`: a Reuters ticker
     cut = max((k + 1 for k, t in enumerate(tokens) if t.tag_ == "POS"), default=0)
     if cut < len(tokens):
         tokens = tokens[cut:]
@@ -266,7 +287,8 @@ class Attribution:
         lo, hi = q.sentence
         close = q.end + 1 if q.end < len(self.text) and self.text[q.end] in "\"\u201d" else q.end
         out: list[tuple[Token, bool]] = []
-        near = self.between(close, min(q.paragraph[1], close + _NEAR))  # spaCy knows `Sen.` ends no sentence
+        ended = self.text[q.start : q.end].rstrip().endswith(".") and re.match(r"\s+[A-Z]", self.text[close:])
+        near = [] if ended else self.between(close, min(q.paragraph[1], close + _NEAR))  # knows `Sen.`
         for k, t in enumerate(near):
             if k >= _REACH or t.text in _STOP or self._starts_quote(t) or t.tag_ == "CC" or t.dep_ == "mark":
                 break  # `," X said` -- not `... "colossal blunders" and said`
@@ -278,7 +300,7 @@ class Attribution:
         before = self.between(lo, max(lo, q.start - 1))
         inner = self._tokens_in(q.start, q.end)
         sentence = inner[0].sent if inner else None
-        out.extend((t, True) for t in reversed(before) if self._is_saying(t) and (
+        out.extend((t, True) for t in reversed(before) if self._is_saying(t) and not self._relative(t) and (
             t.sent == sentence or self._adjacent(t, q)))
         out.extend((t, True) for t in self.between(close, hi) if self._is_saying(t) and (t, False) not in out)
         return out
@@ -310,6 +332,12 @@ class Attribution:
                                   _head_words(found.name).split()[-1].casefold() in _SPEAKING):
             return found
         return None
+
+    @staticmethod
+    def _relative(verb: Token) -> bool:
+        """A verb of a relative clause whose subject is not the relative pronoun (`a reserve, which Pakistan will
+        maintain, and a "target"`): it says nothing of the quotation; `X, who said "..."` does."""
+        return verb.dep_ == "relcl" and not any(c.dep_ == "nsubj" and c.lower_ in _RELATIVE for c in verb.children)
 
     def _starts_quote(self, t: Token) -> bool:
         return t.text in ("\"", "\u201c", "``") and self.inside(self.pos(t) + 1)
@@ -415,6 +443,9 @@ class Attribution:
 
     def _resolve(self, head: Token, at: int) -> Speaker | None:
         low = head.lower_
+        if low in ("one", "another") and head.tag_ in ("CD", "DT", "NN", "PRP") and not any(
+                c.dep_ == "prep" for c in head.children):
+            return self._one_of(at)
         if head.tag_ == "PRP" or low in ("he", "she", "it", "they", "we", "i", "you"):
             if low in ("he", "she"):
                 return self._last_person(at)
@@ -424,12 +455,18 @@ class Attribution:
         ent = self.entity.get((id(head.doc), head.i))
         if head.lower_ in _EPITHETS:
             return self._epithet(head, at)
+        if head.tag_ == "NN" and ent is None and head.text[:1].isupper() and self.names.known(head.text):
+            name = self.names.fullest(head.text)  # `Laxalt` tagged as a common noun
+            return Speaker(name, self.names.role(name), PERSON)
         if head.tag_ in ("NN", "NNS") and ent is None:
-            named = next((c for c in head.children if c.dep_ == "appos" and c.tag_ in _PROPER), None)
-            if named is not None:  # `the spokesman, Tom Jones,`
+            named = next((c for c in head.children if c.dep_ in ("appos", "conj") and c.tag_ in _PROPER), None)
+            if named is not None:  # `the spokesman, Tom Jones,`, `oil minister and OPEC president Rilwanu Lukman`
                 found = self._resolve(named, at)
                 if found is not None and found.kind != DESCRIPTION:
                     return found
+            named = self._titled_org(head)
+            if named is not None:
+                return named
             found = self._description(head)
             return self._definite(head, found, at) if found is not None else None
         if ent is not None and ent.label_ == "PERSON":
@@ -463,6 +500,15 @@ class Attribution:
         company = [o for o in self._orgs_with(name) if o.name.startswith(name + " ") and _CORPORATE.search(o.name)]
         if company:  # `Pacific Western` (Airlines Corp) taken for a person
             return company[0]
+        rest, suffix = ent.doc[ent.end : ent.end + 3], None
+        for k, t in enumerate(rest):
+            if not (t.lower_ in ("and", "&") or _CORPORATE.fullmatch(t.text)):
+                break
+            suffix = k if _CORPORATE.fullmatch(t.text) else suffix
+        if suffix is not None:
+            end = rest[suffix]  # `Merrill Lynch and Co Inc` taken for a person
+            return Speaker(name + self.text[self.pos(ent[-1]) + len(ent[-1].text) : self.pos(end) + len(end.text)],
+                           None, ORGANIZATION)
         if name.islower():  # a story typed in lower case
             name = " ".join(w[:1].upper() + w[1:] for w in name.split())
         name = self.names.fullest(name)
@@ -471,19 +517,27 @@ class Attribution:
         return Speaker(name, role or self.names.role(name), PERSON)
 
     def _orgs_with(self, name: str) -> list[Speaker]:
-        """The distinct organisations named with the first word of `name` in their names, first named first."""
+        """The distinct organisations with the first or last word of `name` in their names, first named first."""
         words = name.casefold().split()
-        return list({o.name: o for _, o in self.org_words.get(words[0], ())}.values()) if words else []
+        if not words:
+            return []
+        named = self.org_words.get(words[0], []) + self.org_words.get(words[-1], [])
+        return list({o.name: o for _, o in sorted(named, key=lambda x: x[0])}.values())
 
     def _organization(self, head: Token, ent: Span) -> Speaker | None:
         name = _entity_text(ent)
         if not name:
             return None
+        rest = ent.doc[ent.end : ent.end + 6]
+        if name and len(rest) > 2 and rest[0].lower_ == "of":  # `Consolidated Edison Co of New York Inc`
+            end = next((k for k, t in enumerate(rest) if k > 1 and _CORPORATE.fullmatch(t.text)), None)
+            if end is not None and all(t.tag_ in _PROPER for t in rest[1:end]):
+                name = f"{name} {ent.doc.text[rest[0].idx : rest[end].idx + len(rest[end].text)]}"
         if name in self.aliases:
             return Speaker(self.aliases[name], None, ORGANIZATION)
         fuller = [o.name for o in self._orgs_with(name) if len(o.name) > len(name) and (
             o.name.startswith(name + " ") or o.name.endswith(" " + name))]
-        return Speaker(max(fuller, key=len) if fuller else self.names.spelled(name), None, ORGANIZATION)
+        return Speaker(_untick(max(fuller, key=len) if fuller else self.names.spelled(name)), None, ORGANIZATION)
 
     def _proper(self, head: Token) -> Speaker | None:
         """A proper noun the recognizer left out: a person only if the article names one so, an organisation by
@@ -566,6 +620,43 @@ class Attribution:
                 return known
         return found
 
+    def _titled_org(self, head: Token) -> Speaker | None:
+        """`the Sunday Mail newspaper`, `the Soviet news agency Tass`: an organisation named beside the noun
+        that says what it is."""
+        if head.lower_ not in _ORG_NOUNS:
+            return None
+        named = [c for c in head.children if c.dep_ == "appos" and c.tag_ in _PROPER]
+        if named:
+            ent = self.entity.get((id(head.doc), named[0].i))
+            return self._organization(named[0], ent) if ent is not None and ent.label_ == "ORG" else None
+        first = head
+        while first.i > first.sent.start and first.nbor(-1).tag_ in _PROPER and first.nbor(-1).dep_ == "compound":
+            first = first.nbor(-1)
+        run = list(head.doc[first.i : head.i])
+        if not run:
+            return None
+        ent = self.entity.get((id(head.doc), run[-1].i))
+        if ent is not None:
+            return self._organization(ent.root, ent) if ent.label_ == "ORG" else None
+        if any(t.ent_type_ in ("GPE", "NORP", "LOC") for t in run):
+            return None  # `the U.S. company`
+        name = _untick(self.text[self.pos(run[0]) : self.pos(run[-1]) + len(run[-1].text)])
+        return Speaker(self.names.spelled(name), None, ORGANIZATION) if name else None
+
+    def _one_of(self, at: int) -> Speaker | None:
+        """`Delegates would not speculate. "Anything is possible," one said`: one of the people last the
+        subject, if they were many (`one delegate`)."""
+        k = bisect_left(self.people, (at,), key=lambda s: (s[0],))
+        if not k or self.people[k - 1][1].kind != DESCRIPTION:
+            return None
+        words = _head_words(self.people[k - 1][1].name).split()
+        while words and words[0].lower() in _QUANTIFIERS:
+            words.pop(0)
+        if not words or not re.search(r"[^s]s$", words[-1]) or words[-1].lower() in ("analysis", "sources's"):
+            return None  # not a plural
+        words[-1] = words[-1][:-1]
+        return Speaker(describe_words(["one", *words]), None, DESCRIPTION)
+
     def _epithet(self, head: Token, at: int) -> Speaker | None:
         """`the Illinois Democrat`, `the Kansas senator`: news names the person it just spoke of so; anything
         else with a party or a nationality at its head (`one Republican`) is unclear."""
@@ -579,10 +670,11 @@ class Attribution:
         """The antecedent of `he` or `she`: the person last the subject of a main clause (or who last said
         something), else the person last named."""
         k = bisect_left(self.people, (at,), key=lambda s: (s[0],))
-        if k:
-            return self.people[k - 1][1]
-        k = bisect_left(self.titled, (at,), key=lambda s: (s[0],))
-        return self.titled[k - 1][1] if k else None
+        pos, who = next(((p, w) for p, w in reversed(self.people[:k]) if not _plural(w)), (-1, None))
+        if who is None:
+            k = bisect_left(self.titled, (at,), key=lambda s: (s[0],))
+            pos, who = self.titled[k - 1] if k else (-1, None)
+        return who if at - pos <= _ANTECEDENT else None  # `he` a few paragraphs on is anybody's guess
 
     def _last_thing(self, at: int) -> Speaker | None:
         """The antecedent of `it`: the organisation or document last the subject of a main clause or of a verb
