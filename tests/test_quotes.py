@@ -1,4 +1,4 @@
-"""Quotation extraction: the seeds' quotations, the hard shapes one by one, and the labelled Reuters set."""
+"""Quotation extraction: the seeds' quotations, the hard shapes one by one, the labelled Reuters set and its scores."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 
-from conftest import REUTERS, SEEDS, require
+from conftest import REUTERS, SEEDS, require, reuters_stories, write_jsonl
 from indexer.quoteeval import load_labelled, same_speaker, score
+from indexer.quotes import extract_batch
 from indexer.quotes import extract_quotations
 from indexer.sources import read_file
 from search.models import Article
@@ -87,7 +88,8 @@ def test_seed_quotations_and_their_speakers() -> None:
 
 
 def test_labelled_reuters_set(tmp_path: Path) -> None:
-    """49 stories labelled by reading them (ids, offsets, kinds, speakers only; texts come from ../shared/data)."""
+    """The labelled stories (ids, offsets, kinds, speakers and speaker kinds; texts from ../shared/data) reach
+    the targets: span F1 0.90, speaker accuracy 0.95, exact-name accuracy 0.90."""
     labels, articles = load_labelled(LABELS, require(REUTERS), tmp_path)
     wanted = {s["id"] for s in labels["stories"]}
     assert wanted == set(articles)
@@ -98,7 +100,35 @@ def test_labelled_reuters_set(tmp_path: Path) -> None:
     figures = score(labels, articles)
     print(json.dumps(figures))
     assert figures["stories"] >= 40
-    assert figures["f1"] >= 0.90 and figures["speaker_accuracy"] >= 0.85, figures
+    assert figures["f1"] >= 0.90, figures
+    assert figures["speaker_accuracy"] >= 0.95 and figures["speaker_accuracy_strict"] >= 0.90, figures
+    assert figures["misattributed"] + figures["unattributed"] <= 1 - figures["speaker_accuracy"] + 1e-9
+
+
+def test_scores_count_misattributions_apart_from_unattributed() -> None:
+    text = '"We won," Anna Berg said. "We lost," Carl Dahl said. "We drew," they said.'
+    spans = [(q.start, q.end) for q in extract_quotations(text)]
+    labels = {"stories": [{"id": "1", "quotes": [
+        {"start": spans[0][0], "end": spans[0][1], "kind": "full", "speaker": "Anna Berg", "speaker_kind": "person"},
+        {"start": spans[1][0], "end": spans[1][1], "kind": "full", "speaker": "Eva Fors", "speaker_kind": "person"},
+        {"start": spans[2][0], "end": spans[2][1], "kind": "full", "speaker": "the team", "speaker_kind": "description"},
+    ]}]}
+    figures = score(labels, {"1": Article(id="1", title="t", text=text)})
+    assert figures["matched"] == 3 and abs(figures["speaker_accuracy"] - 1 / 3) < 1e-9
+    assert abs(figures["misattributed"] - 1 / 3) < 1e-9 and abs(figures["unattributed"] - 1 / 3) < 1e-9
+    assert abs(figures["speaker_kind_accuracy"] - 2 / 3) < 1e-9
+
+
+def test_reuters_28_gives_the_quotation_to_tower_not_reagan(tmp_path: Path) -> None:
+    """The Tower Commission story: the quotation whose words name the president is John Tower's."""
+    corpus = write_jsonl(tmp_path / "28.jsonl", [s for s in reuters_stories(40) if s["id"] == "28"])
+    [article] = [a for a in read_file(corpus, "jsonl") if isinstance(a, Article)]
+    got = {article.text[q.start : q.end]: q for q in extract_quotations(article.text)}
+    tower = got["The president clearly did not understand the nature of this operation."]
+    assert (tower.speaker, tower.speaker_kind) == ("John Tower", "person") and "Reagan" not in (tower.role or "")
+    assert got["This is certification of incompetence,"].speaker == "Stephen Hess"
+    assert {q.speaker for q in got.values() if q.kind != "term"} >= {"John Tower", "Stephen Hess", "William Schneider"}
+    assert all(q.speaker != "Reagan" and "Reagan" not in (q.speaker or "") for q in got.values())
 
 
 def test_speaker_comparison_rules() -> None:
@@ -106,3 +136,43 @@ def test_speaker_comparison_rules() -> None:
     assert same_speaker("Putin", "Vladimir Putin") and not same_speaker("Putin", "Vladimir Putin", strict=True)
     assert not same_speaker("Vladimir Putin", "Walid al-Moallem") and not same_speaker("Putin", None)
     assert same_speaker(None, None)
+
+
+def test_descriptions_are_marked_and_written_in_one_case() -> None:
+    text = ('The ministry spoke on Monday. "We will not yield," a ministry spokesman said.\n\n'
+            '"Sales will rise," The report said.\n\n"Costs will fall," the report said.')
+    got = [(q.speaker, q.speaker_kind) for q in extract_quotations(text)]
+    assert got == [("a ministry spokesman", "description"), ("the report", "description"),
+                   ("the report", "description")]
+
+
+def test_a_short_name_is_the_fullest_form_the_article_gives() -> None:
+    text = 'President Ronald Reagan met congressional leaders on Monday.\n\n"We will veto the bill," Reagan said.'
+    [q] = extract_quotations(text)
+    assert (q.speaker, q.role, q.speaker_kind) == ("Ronald Reagan", "President", "person")
+    only = '"We will veto the bill," President Reagan said.'
+    assert [(q.speaker, q.role) for q in extract_quotations(only)] == [("Reagan", "President")]
+
+
+def test_a_role_has_no_possessor() -> None:
+    for text in ('First Chicago\'s chief economist Allen Sinai said "rates will fall."',
+                 'The bank\'s chief economist, Allen Sinai, said "rates will fall."'):
+        [q] = extract_quotations(text)
+        assert (q.speaker, q.role) == ("Allen Sinai", "chief economist"), text
+
+
+def test_unattributed_when_nobody_is_clearly_speaking() -> None:
+    texts = ['"We will win," they said.',  # a group: nobody in particular
+             '"This is over," he said.',  # nobody for `he` to stand for
+             '"Prices will rise," one Republican said.',  # a party, not a person the article names
+             "Rates were cut. " + "Markets rose and fell all day. " * 40 + '"It will pass," he said.']
+    texts.append("Anna Berg met the board. " + texts[-1])  # named, but over 1,000 characters back
+    for text in texts:
+        found = [q for q in extract_quotations(text) if q.kind != "term"]
+        assert found and all(q.speaker is None and q.speaker_kind is None for q in found), text
+
+
+def test_batch_extraction_equals_one_article_at_a_time() -> None:
+    texts = ['"We are ready," Putin said.', "No quotation here.", "", 'A "term" only.',
+             'Foreign Minister Walid al-Moallem spoke. "We expect more," he said.']
+    assert extract_batch(texts) == [extract_quotations(t) for t in texts]
