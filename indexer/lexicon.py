@@ -33,7 +33,7 @@ TITLES = frozenset((
     "economist official treasurer counsellor envoy adviser advisor assistant former acting foreign finance "
     "trade energy oil defence defense interior economy agriculture state party ruling chancellor mayor judge "
     "professor manager managing partner founder owner speaker premier undersecretary minister-president "
-    "administrator attorney counsel inspector superintendent supervisor gov. sheikh emir staff "
+    "administrator attorney counsel inspector superintendent supervisor gov. sheikh emir staff exchequer investor "
     "house senate white u.s. opec ec un u.n. eu uk"
 ).split())
 PERSONAL_TITLES = frozenset((

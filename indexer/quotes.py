@@ -6,8 +6,9 @@ opening mark repeated at the start of the next paragraph, the previous one left 
 `full` (direct speech: at the start of a sentence, after a colon, or introduced by a verb of saying),
 `partial` (a phrase quoted inside the reporter's sentence) or `term` (scare quotes: a single word, a title,
 or a short phrase with nobody saying it). Marks, spans and kinds are rules over the text (this module); the
-speaker is the subject of the quotation's verb of saying in spaCy's parse of the paragraphs that hold
-quotations (`speakers.py`), named in its fullest form in the article (`names.py`).
+speaker is the subject of the quotation's verb of saying in spaCy's parse of the article up to its last
+quotation (`speakers.py`, `mentions.py`, `discourse.py`), in the fullest form the article gives (`names.py`),
+with its kind: person, organization or description (an unnamed source, kept as written).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING
 
 from . import nlp
-from .lexicon import ABBREVIATIONS, CONNECTORS, EXPRESSING, SAYING, SAYING_SET
+from .lexicon import ABBREVIATIONS, CONNECTORS, EXPRESSING, SAYING_SET
 from .speakers import Attribution, Quoted, Speaker
 
 if TYPE_CHECKING:

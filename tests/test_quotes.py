@@ -111,7 +111,8 @@ def test_scores_count_misattributions_apart_from_unattributed() -> None:
     labels = {"stories": [{"id": "1", "quotes": [
         {"start": spans[0][0], "end": spans[0][1], "kind": "full", "speaker": "Anna Berg", "speaker_kind": "person"},
         {"start": spans[1][0], "end": spans[1][1], "kind": "full", "speaker": "Eva Fors", "speaker_kind": "person"},
-        {"start": spans[2][0], "end": spans[2][1], "kind": "full", "speaker": "the team", "speaker_kind": "description"},
+        {"start": spans[2][0], "end": spans[2][1], "kind": "full", "speaker": "the team",
+         "speaker_kind": "description"},
     ]}]}
     figures = score(labels, {"1": Article(id="1", title="t", text=text)})
     assert figures["matched"] == 3 and abs(figures["speaker_accuracy"] - 1 / 3) < 1e-9
