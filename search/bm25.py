@@ -78,6 +78,11 @@ class BM25Index:
         t = self._vocab.get(term)
         return 0.0 if t is None else float(self._a["idf"][t])
 
+    @property
+    def doc_lengths(self) -> np.ndarray:
+        """Each document's number of analyzer tokens."""
+        return self._a["doc_len"]
+
     def knows(self, term: str) -> bool:
         """Whether any document has the term."""
         return term in self._vocab

@@ -4,7 +4,7 @@ article shows a third quotation in a tier before every other article of that tie
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -195,9 +195,9 @@ def _facets(engine: SearchEngine, request: SearchRequest, parsed: ParsedQuery, q
 
 
 def _near_misses(engine: SearchEngine, request: SearchRequest, parsed: ParsedQuery, query: Query) -> list:
-    """The best few quotations matching a content word or within the near-miss cosine, shown apart as weak."""
+    """The best few quotations within the near-miss cosine, shown apart as weak."""
     gate = engine.settings.gate
-    loose = Gate(lexical=1e-9, dense=gate.near_miss, near_miss=gate.near_miss)
+    loose = replace(gate, dense=gate.near_miss)
     answer = _answer(engine, request, parsed, query, gate=loose)
     ordered = _ordered(engine, answer, request, parsed, NEAR_MISSES)[:NEAR_MISSES]
     return quote_hits(engine, ordered, answer.explain, parsed, set(), first_rank=1)

@@ -71,10 +71,15 @@ class Ranker:
     """The gate and the ranking of one question over one collection; windows widen on demand and are kept."""
 
     def __init__(self, bm25: BM25Index, dense: faiss.Index, query: Query, gate: Gate,
-                 allowed: np.ndarray | None = None, windows: Windows = Windows(), ef_search: int = 128) -> None:
-        """Score the lexical leg over every row and fetch the dense leg's first window (allowed: bool [n])."""
+                 allowed: np.ndarray | None = None, windows: Windows = Windows(), ef_search: int = 128,
+                 semantic_ok: np.ndarray | None = None) -> None:
+        """Score the lexical leg over every row and fetch the dense leg's first window (allowed: bool [n]).
+
+        `semantic_ok` (bool [n]) names the rows that may pass on their cosine; the others only on their words
+        (a three-word quotation can sit close to anything)."""
         self.bm25, self.dense, self.query, self.gate = bm25, dense, query, gate
         self.allowed, self.windows, self.ef_search = allowed, windows, ef_search
+        self.semantic_ok = semantic_ok
         self.bm25_scores: np.ndarray | None = None  # float64 [n], rank_bm25's scores
         self._d_rows, self._d_cos, self._d_window = _EMPTY_ROWS, _EMPTY_SCORES, 0
         self._b_rows, self._b_window, self._b_max = _EMPTY_ROWS, 0, 0.0
@@ -172,9 +177,14 @@ class Ranker:
         complete = True
         if self.uses_dense:
             rows, cos, exhausted = self._first_dense
-            mask[rows[cos >= self.gate.dense]] = True
+            mask[self._semantic(rows, cos)] = True
             complete = exhausted
         return mask, complete
+
+    def _semantic(self, rows: np.ndarray, cos: np.ndarray) -> np.ndarray:
+        """The rows (of some with their cosines) that pass the semantic gate."""
+        rows = rows[cos >= self.gate.dense]
+        return rows if self.semantic_ok is None else rows[self.semantic_ok[rows]]
 
     # -- the ranking -----------------------------------------------------------------------------------------
 
@@ -222,6 +232,8 @@ class Ranker:
             return Ranked(_EMPTY_ROWS, _EMPTY_SCORES, True)
         while True:
             strong = self._d_cos >= self.gate.dense
+            if self.semantic_ok is not None:
+                strong &= self.semantic_ok[self._d_rows]
             if strong.sum() >= m or self._dense_exhausted:
                 rows, cos = self._d_rows[strong][:m], self._d_cos[strong][:m]
                 return Ranked(rows, cos, bool(strong.sum() <= m and self._dense_exhausted))
@@ -232,7 +244,10 @@ class Ranker:
         while True:
             seen = np.union1d(self._b_rows, self._d_rows)
             cos = self.cosines(seen) if self.uses_dense else np.full(seen.size, -1.0)
-            passes = self.lexical[seen] | (cos >= self.gate.dense)
+            semantic = cos >= self.gate.dense
+            if self.semantic_ok is not None:
+                semantic &= self.semantic_ok[seen]
+            passes = self.lexical[seen] | semantic
             seen, cos = seen[passes], cos[passes]
             alpha = self.query.alpha
             b = self._bm25_norm(self.bm25_scores[seen]) if self.uses_bm25 else np.zeros(seen.size)
@@ -262,7 +277,7 @@ class Ranker:
         if self.uses_dense:
             while not self._dense_exhausted:  # every row above the semantic gate belongs to the ranking
                 self._fetch_dense(self._d_window * 4)
-            mask[self._d_rows[self._d_cos >= self.gate.dense]] = True
+            mask[self._semantic(self._d_rows, self._d_cos)] = True
         mask[rows] = False
         rest = np.flatnonzero(mask)
         return np.concatenate([rows, rest]), np.concatenate([scores, np.zeros(rest.size)])
@@ -276,7 +291,7 @@ class Ranker:
         """Reciprocal rank fusion of the legs' gated lists: BM25's whole list, the dense leg's first window."""
         k = self.windows.rrf_k
         d_rows, d_cos, _ = self._first_dense if self.uses_dense else (_EMPTY_ROWS, _EMPTY_SCORES, True)
-        d_rows = d_rows[d_cos >= self.gate.dense]
+        d_rows = self._semantic(d_rows, d_cos)
         d_score = {int(r): 1.0 / (k + i) for i, r in enumerate(d_rows.tolist(), start=1)}
         lexical = np.flatnonzero(self.lexical)
         window = self.windows.bm25

@@ -149,6 +149,7 @@ def _merged(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 QUESTION_WORDS = frozenset(
     _stemmer().stemWords(
         "what who whom whose when where which why how did does do doe was were is am been has have had can could "
-        "would should will shall may might must about".split()
+        "would should will shall may might must about say says said tell told".split()  # "what did X say ...":
+        # the question's form; in news "said" is in nearly every passage and names no topic
     )
 )

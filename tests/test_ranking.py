@@ -26,7 +26,7 @@ def _collection(seed: int, n: int = 300, dim: int = 8) -> tuple[BM25Index, faiss
 
 
 def _brute(bm25: BM25Index, vectors: np.ndarray, query: Query, gate: Gate, allowed: np.ndarray | None,
-           rrf_k: int = 60, dense_window: int = 10**9) -> list[int]:
+           rrf_k: int = 60, dense_window: int = 10**9, semantic_ok: np.ndarray | None = None) -> list[int]:
     """The ranking by definition: every row scored, the gate applied, a full sort."""
     n = bm25.n_docs
     ok = np.ones(n, dtype=bool) if allowed is None else allowed
@@ -37,7 +37,7 @@ def _brute(bm25: BM25Index, vectors: np.ndarray, query: Query, gate: Gate, allow
     cos = vectors @ query.vector if query.vector is not None and query.mode != "bm25" else np.full(n, -1.0)
     order_cos = [r for r in np.lexsort((np.arange(n), -cos)) if ok[r]][:dense_window]
     dense_ok = np.zeros(n, dtype=bool)
-    dense_ok[[r for r in order_cos if cos[r] >= gate.dense]] = True
+    dense_ok[[r for r in order_cos if cos[r] >= gate.dense and (semantic_ok is None or semantic_ok[r])]] = True
     if query.mode == "bm25":
         rows = np.flatnonzero(lexical)
         return rows[np.lexsort((rows, -scores[rows]))].tolist()
@@ -73,9 +73,11 @@ def _brute(bm25: BM25Index, vectors: np.ndarray, query: Query, gate: Gate, allow
     alpha=st.sampled_from([0.0, 0.3, 0.7, 1.0]),
     windows=st.tuples(st.integers(1, 40), st.integers(1, 60)),
     filtered=st.booleans(),
+    short=st.booleans(),
     m=st.integers(1, 120),
 )
-def test_every_prefix_is_the_brute_force_ranking(seed, words, mode, fusion, alpha, windows, filtered, m) -> None:
+def test_every_prefix_is_the_brute_force_ranking(seed, words, mode, fusion, alpha, windows, filtered, short,
+                                                 m) -> None:
     bm25, dense, vectors = _collection(seed % 7)
     rng = np.random.default_rng(seed)
     vector = rng.normal(size=vectors.shape[1]).astype(np.float32)
@@ -87,9 +89,11 @@ def test_every_prefix_is_the_brute_force_ranking(seed, words, mode, fusion, alph
     gate = Gate(lexical=0.2, dense=0.3, near_miss=0.1)
     allowed = rng.random(bm25.n_docs) < 0.6 if filtered else None
     win = Windows(bm25=windows[0], dense=windows[1])
+    semantic_ok = rng.random(bm25.n_docs) < 0.7 if short else None  # some rows pass on their words only
     expected = _brute(bm25, vectors, query, gate, allowed,
-                      dense_window=win.dense if fusion == "rrf" and mode == "hybrid" else 10**9)
-    ranker = Ranker(bm25, dense, query, gate, allowed, win)
+                      dense_window=win.dense if fusion == "rrf" and mode == "hybrid" else 10**9,
+                      semantic_ok=semantic_ok)
+    ranker = Ranker(bm25, dense, query, gate, allowed, win, semantic_ok=semantic_ok)
     got = ranker.top(m)
     assert got.rows.tolist() == expected[: got.rows.size]
     assert got.rows.size >= min(m, len(expected))
