@@ -16,6 +16,7 @@ from search.embed import DEFAULT_MODEL, VARIANTS
 from search.errors import NewsclipError
 from search.layout import current_build, read_manifest, summary
 from search.engine import EngineSettings, SearchEngine
+from search.relevance import UNGATED, Gate
 from search.models import SearchRequest
 
 from .build import BuildConfig, BuildReport, StrictProblems, build_index
@@ -163,13 +164,16 @@ def stats(index_dir: Path, as_json: bool) -> None:
               help="Model variant: auto is ONNX int8 with VNNI, int8-rr with AVX2 only, else fp32; or torch fp32")
 @click.option("--model-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="NEWSCLIP_MODEL_CACHE", help=MODEL_CACHE_HELP)
+@click.option("--gate/--no-gate", default=False, show_default=True,
+              help="Apply the served relevance gate (hits below it are dropped); off: score the ranking alone")
 @click.option("--rebuild", "force", is_flag=True, help="Rebuild the index even when it matches")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
 @click.option("--per-query", is_flag=True, help="With --json: each query's figures too")
 @click.option("--quiet", is_flag=True, help="No progress bars")
 def eval_command(dataset_dir: Path, split: str, index_dir: Path | None, model: str, passage_words: int, overlap: int,
                  k1: float, b: float, window: int, rrf_k: int, alpha: float, modes: tuple[str, ...], embedder: str,
-                 model_cache: Path | None, force: bool, as_json: bool, per_query: bool, quiet: bool) -> None:
+                 model_cache: Path | None, gate: bool, force: bool, as_json: bool, per_query: bool,
+                 quiet: bool) -> None:
     """Score every mode on a BEIR test collection: nDCG@10, Recall@100 and MRR@10 per mode."""
     try:
         dataset = load_beir(dataset_dir, split)
@@ -191,7 +195,8 @@ def eval_command(dataset_dir: Path, split: str, index_dir: Path | None, model: s
                                  embedder=variant, chunking=ChunkConfig(passage_words, overlap), bm25=bm25,
                                  model_cache=model_cache or user_model_cache(), progress=not quiet)
             build_index(config)
-        engine = SearchEngine.open(index_dir, model=model, settings=EngineSettings(window=window, rrf_k=rrf_k))
+        engine = SearchEngine.open(index_dir, model=model, settings=EngineSettings(
+            window=window, rrf_k=rrf_k, gate=Gate() if gate else UNGATED))
     except (NewsclipError, OSError) as exc:
         click.echo(f"error: cannot build or open the index {index_dir}: {exc}", err=True)
         sys.exit(EXIT_BUILD_FAILED)
@@ -199,7 +204,7 @@ def eval_command(dataset_dir: Path, split: str, index_dir: Path | None, model: s
         result = evaluate(engine.search, dataset, modes or MODE_NAMES, alpha)
     finally:
         engine.close()
-    settings = {"passage_words": passage_words, "overlap": overlap, "k1": bm25.k1, "b": bm25.b,
+    settings = {"gate": gate, "passage_words": passage_words, "overlap": overlap, "k1": bm25.k1, "b": bm25.b,
                 "epsilon": bm25.epsilon, "window": window, "rrf_k": rrf_k, "alpha": alpha, "model": model,
                 "embedder": variant}
     if as_json:
