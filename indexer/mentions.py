@@ -58,6 +58,7 @@ class Mentions:
     def __init__(self, text: str, units: Sequence[tuple[int, Doc]], inside: Callable[[int], bool]) -> None:
         """`units`: (offset in text, parsed Doc) of the parsed stretches, in order; `inside(pos)`: within quotes."""
         self.text, self.inside = text, inside
+        self._incorporated: dict[str, str | None] = {}  # name -> its company's full name, searched once per name
         self.names = Names(text, (entity_text(e) for off, doc in units for e in doc.ents
                                   if e.label_ == "PERSON" and not inside(off + e.start_char)))
         self.offset = {id(doc): off for off, doc in units}
@@ -171,12 +172,19 @@ class Mentions:
         if name.islower():  # a story typed in lower case
             name = " ".join(w[:1].upper() + w[1:] for w in name.split())
         name = self.names.fullest(name)
-        incorporated = re.search(r"\b" + re.escape(name) + r"(?:,? (?:and|&) Co)?,? " + CORPORATE.pattern, self.text)
+        incorporated = self.incorporated(name)
         if incorporated:  # `Crazy Eddie` of `Crazy Eddie Inc`, `Merrill Lynch` of `Merrill Lynch and Co Inc`
-            return Speaker(untick(incorporated.group(0)), None, ORGANIZATION)
+            return Speaker(incorporated, None, ORGANIZATION)
         role = " ".join(t.text for t in head.subtree if t.i < ent.start and t.dep_ in ("compound", "amod") and
                         t.head.dep_ != "poss" and not t.is_punct) or None
         return Speaker(name, role or self.names.role(name), PERSON)
+
+    def incorporated(self, name: str) -> str | None:
+        """The company the article names after `name` (`Crazy Eddie Inc`), if any; one search of the text per name."""
+        if name not in self._incorporated:
+            found = re.search(r"\b" + re.escape(name) + r"(?:,? (?:and|&) Co)?,? " + CORPORATE.pattern, self.text)
+            self._incorporated[name] = untick(found.group(0)) if found else None
+        return self._incorporated[name]
 
     def _organization(self, head: Token, ent: Span) -> Speaker | None:
         name = entity_text(ent)
