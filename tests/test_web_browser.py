@@ -162,11 +162,11 @@ def test_quotation_cards_and_speaker_filter_in_a_browser(browser, seeds_server: 
     with page.expect_navigation():
         page.press("#q", "Enter")
     cards = page.locator("li.quote-hit")
-    assert cards.count() >= 5
-    words = [cards.nth(i).locator("blockquote.words").inner_text() for i in range(4)]
+    assert cards.count() >= 4
+    words = [cards.nth(i).locator("blockquote.words").inner_text() for i in range(3)]
     assert "“We are convinced that in the end the Syrian people will be victorious”" in words
     assert cards.first.locator("p.attribution").inner_text() == "— Vladimir Putin, President · DW · 29 June 2015"
-    assert [cards.nth(i).locator("a.speaker").inner_text() for i in range(4)] == ["Vladimir Putin"] * 4
+    assert [cards.nth(i).locator("a.speaker").inner_text() for i in range(3)] == ["Vladimir Putin"] * 3
     assert "Walid al-Moallem" in page.locator("nav.speaker-facet").inner_text()
     screenshot(page, tmp_path, "quotes.png")
     # the speaker under a card filters by that speaker
@@ -176,7 +176,7 @@ def test_quotation_cards_and_speaker_filter_in_a_browser(browser, seeds_server: 
     assert page.locator("li.quote-hit").count() == 1
     assert "works miracles" in page.locator("li.quote-hit blockquote").inner_text()
     assert page.locator("li.quote-hit p.attribution").inner_text().startswith(
-        "— Walid al-Moallem, Syria's Foreign Minister · DW · 29 June 2015")
+        "— Walid al-Moallem, Foreign Minister · DW · 29 June 2015")
     # a card's words lead to the article, the passage with the quotation marked
     with page.expect_navigation():
         page.locator("li.quote-hit blockquote a").click()
