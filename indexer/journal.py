@@ -216,6 +216,23 @@ def _scan(buf: Any, first_seq: int, path: Path) -> _Scan:
     return _Scan(offsets, pos, "")
 
 
+def pending_records(index_dir: str | os.PathLike[str], after_seq: int) -> int:
+    """How many whole records numbered above `after_seq` the journal holds, read without the writer lock and
+    without repairing anything (for `indexer stats`); a torn tail is not counted."""
+    folder = Path(index_dir) / JOURNAL_DIR
+    files = sorted(folder.glob("journal-*.log")) if folder.is_dir() else []
+    if not files:
+        return 0
+    newest = files[-1]
+    try:
+        first = int(newest.name[len("journal-"):-len(".log")])
+        data = newest.read_bytes()
+        scan = _scan(data, first, newest)
+    except (OSError, ValueError, JournalCorrupt):
+        return 0
+    return sum(1 for i in range(len(scan.offsets)) if first + i > after_seq)
+
+
 def _file_name(first_seq: int) -> str:
     return f"journal-{first_seq:020d}.log"
 
