@@ -16,13 +16,18 @@ from .errors import IndexCorrupt
 from .layout import advise_random
 
 FORMAT = "newsclip-bm25"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: raw tf beside sat, so segments can be rescored over another corpus (search.livebm25)
 PARAMS_FILE = "params.json"
 # name -> allowed dtypes; all written with np.save and read with allow_pickle=False
 ARRAYS = {
     "term_ptr": ("<i8",),  # postings of term t are [term_ptr[t], term_ptr[t + 1])
     "doc_ids": ("<i4",),  # ascending within each term
     "sat": ("<f8",),  # tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)) of each posting, as rank_bm25 computes it
+    # raw term frequency of each posting: sat depends on this corpus's avgdl, tf does not (search.livebm25 rescores
+    # segments over the live corpus from it). uint32, not uint16: a passage's length is bounded in words, not in
+    # analyzer tokens ("a-b-c-..." is one word and many tokens), the quotation index has no bound at all, and a
+    # clipped tf would silently break equality with rank_bm25; 2 more bytes a posting (12 -> 16 with doc_ids+sat)
+    "tf": ("<u4",),
     "idf": ("<f8",),  # after the epsilon floor, exactly as rank_bm25 computes it
     "doc_len": ("<i8",),
     "term_chars": ("|u1",),  # UTF-8 of all terms concatenated, in term-id order
@@ -68,6 +73,55 @@ class BM25Index:
             builder.add(doc)
         return builder.finish()
 
+    @classmethod
+    def from_postings(
+        cls,
+        term_ptr: np.ndarray,
+        doc_ids: np.ndarray,
+        tf: np.ndarray,
+        doc_len: np.ndarray,
+        terms: Sequence[str],
+        params: BM25Params = BM25Params(),
+    ) -> BM25Index:
+        """An index from postings sorted by term (doc ids ascending within a term, terms in id order).
+
+        Saturated tf and idf are computed here as rank_bm25 computes them; the builder and segment merges
+        (search.livebm25.merge) both end here, so there is one definition of the arithmetic.
+        """
+        n_docs, n_terms = int(doc_len.shape[0]), len(terms)
+        if n_docs >= 2**31:
+            raise ValueError(f"{n_docs} documents do not fit int32 doc ids")
+        ptr = np.asarray(term_ptr, dtype=np.int64)
+        doc_ids = np.asarray(doc_ids, dtype=np.int32)
+        tf = np.asarray(tf, dtype=np.uint32)
+        dl = np.array(doc_len, dtype=np.int64)  # a copy: the caller's buffer may be reused
+        avgdl = int(dl.sum()) / n_docs if n_docs else 0.0  # Python ints: exact total, one rounding, as rank_bm25
+        k1, b = params.k1, params.b
+        # rank_bm25's expression, same operations in the same order: scores come out bit-equal (8 bytes a posting
+        # buys ~2.5x speed over computing it per query: measured 8 ms vs 20 ms at 1M passages)
+        norm = k1 * (1 - b + b * dl / avgdl) if avgdl > 0 else np.zeros(n_docs)
+        tf64 = tf.astype(np.float64)
+        sat = tf64 * (k1 + 1) / (tf64 + norm[doc_ids.astype(np.intp)])  # int32 fancy indexing is ~3x slower
+        del tf64, norm
+        idf, total = [], 0.0
+        for df in np.diff(ptr).tolist():  # math.log and a running sum in rank_bm25's order: bit-equal idf
+            value = math.log(n_docs - df + 0.5) - math.log(df + 0.5)
+            idf.append(value)
+            total += value
+        floor = params.epsilon * (total / n_terms) if n_terms else 0.0
+        text = "".join(terms)
+        arrays = {
+            "term_ptr": ptr,
+            "doc_ids": doc_ids,
+            "sat": sat,
+            "tf": tf,
+            "idf": np.array([floor if v < 0 else v for v in idf], dtype=np.float64),
+            "doc_len": dl,
+            "term_chars": np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8).copy(),
+            "term_offsets": np.concatenate([[0], np.cumsum([len(w) for w in terms], dtype=np.int64)]).astype("<i8"),
+        }
+        return cls(arrays, params, avgdl)
+
     @property
     def vocabulary_size(self) -> int:
         """Distinct terms; reported in stats and the manifest."""
@@ -102,6 +156,44 @@ class BM25Index:
             return np.zeros(0, dtype=np.int32)
         ptr = self._a["term_ptr"]
         return np.asarray(self._a["doc_ids"][ptr[t] : ptr[t + 1]])
+
+    def term_id(self, term: str) -> int | None:
+        """The term's id (its postings are term_range(id)), None when no document has it."""
+        return self._vocab.get(term)
+
+    def term_range(self, t: int) -> tuple[int, int]:
+        """[start, end) of term id t's postings in doc_ids and tf."""
+        a, b = self._a["term_ptr"][t : t + 2].tolist()
+        return a, b
+
+    @property
+    def term_ptr(self) -> np.ndarray:
+        """Postings of term t are [term_ptr[t], term_ptr[t + 1]) of doc_ids and tf."""
+        return self._a["term_ptr"]
+
+    @property
+    def doc_ids(self) -> np.ndarray:
+        """Document of each posting, ascending within a term."""
+        return self._a["doc_ids"]
+
+    @property
+    def tf(self) -> np.ndarray:
+        """Raw term frequency (uint32) of each posting."""
+        return self._a["tf"]
+
+    @property
+    def idfs(self) -> np.ndarray:
+        """Stored idf of every term by term id (after this corpus's epsilon floor)."""
+        return self._a["idf"]
+
+    @property
+    def doc_frequencies(self) -> np.ndarray:
+        """df of every term, by term id (int64)."""
+        return np.diff(self._a["term_ptr"])
+
+    def terms(self) -> list[str]:
+        """Every term, in term-id order."""
+        return list(self._vocab)
 
     def stats(self) -> dict:
         """JSON-ready figures for the build manifest."""
@@ -140,13 +232,14 @@ class BM25Index:
             n_terms, n_post = int(meta["vocabulary"]), int(meta["postings"])
             mode = "r" if mmap else None
             arrays = {n: np.load(directory / f"{n}.npy", mmap_mode=mode, allow_pickle=False) for n in ARRAYS}
-            for name in ("doc_ids", "sat"):  # postings are read term by term, far apart: no readahead
+            for name in ("doc_ids", "sat", "tf"):  # postings are read term by term, far apart: no readahead
                 advise_random(arrays[name])
         except IndexCorrupt:
             raise
         except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError) as exc:
             raise IndexCorrupt(f"{directory}: unreadable BM25 index: {exc}") from exc
-        shapes = {"term_ptr": n_terms + 1, "doc_ids": n_post, "sat": n_post, "idf": n_terms, "doc_len": n_docs}
+        shapes = {"term_ptr": n_terms + 1, "doc_ids": n_post, "sat": n_post, "tf": n_post, "idf": n_terms,
+                  "doc_len": n_docs}
         shapes["term_offsets"] = n_terms + 1
         for name, a in arrays.items():
             if a.ndim != 1 or a.dtype.str not in ARRAYS[name] or a.shape[0] != shapes.get(name, a.shape[0]):
@@ -246,6 +339,7 @@ class BM25Builder:
     def finish(self) -> BM25Index:
         """Postings sorted by term, saturated tf and idf computed as rank_bm25 computes them."""
         vocab, params = self.vocab, self.params
+        terms = list(vocab)
         term_ids, tfs, doc_len, uniq = self.term_ids, self.tfs, self.doc_len, self.uniq
         self.vocab, self.term_ids, self.tfs = {}, array("i"), array("I")  # a builder finishes once; free them
         n_docs, n_terms = len(doc_len), len(vocab)
@@ -255,34 +349,8 @@ class BM25Builder:
         ptr = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(np.bincount(t, minlength=n_terms), out=ptr[1:])
         order = np.argsort(t, kind="stable")  # stable: doc ids stay ascending within a term
-        del t, term_ids
+        del t, term_ids, vocab
         doc_ids = np.repeat(np.arange(n_docs, dtype=np.int32), np.frombuffer(uniq, dtype=np.int64))[order]
-        tf = np.frombuffer(tfs, dtype=np.uint32)[order].astype(np.float64)
+        tf = np.frombuffer(tfs, dtype=np.uint32)[order]
         del order, tfs
-        dl = np.frombuffer(doc_len, dtype=np.int64)
-        avgdl = sum(doc_len) / n_docs if n_docs else 0.0
-        k1, b = params.k1, params.b
-        # rank_bm25's expression, same operations in the same order: scores come out bit-equal (8 bytes a posting
-        # buys ~2.5x speed over computing it per query: measured 8 ms vs 20 ms at 1M passages)
-        norm = k1 * (1 - b + b * dl / avgdl) if avgdl > 0 else np.zeros(n_docs)
-        sat = tf * (k1 + 1) / (tf + norm[doc_ids])
-        del tf, norm
-        idf, total = [], 0.0
-        for df in np.diff(ptr).tolist():  # math.log and a running sum in rank_bm25's order: bit-equal idf
-            value = math.log(n_docs - df + 0.5) - math.log(df + 0.5)
-            idf.append(value)
-            total += value
-        floor = params.epsilon * (total / n_terms) if n_terms else 0.0
-        terms = list(vocab)
-        del vocab
-        text = "".join(terms)
-        arrays = {
-            "term_ptr": ptr,
-            "doc_ids": doc_ids,
-            "sat": sat,
-            "idf": np.array([floor if v < 0 else v for v in idf], dtype=np.float64),
-            "doc_len": dl.copy(),
-            "term_chars": np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8).copy(),
-            "term_offsets": np.concatenate([[0], np.cumsum([len(w) for w in terms], dtype=np.int64)]).astype("<i8"),
-        }
-        return BM25Index(arrays, params, avgdl)
+        return BM25Index.from_postings(ptr, doc_ids, tf, np.frombuffer(doc_len, dtype=np.int64), terms, params)

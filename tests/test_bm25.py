@@ -176,7 +176,7 @@ def test_files_are_plain_npy_and_json(saved: tuple[BM25Index, Path, list[list[st
             assert np.load(path, allow_pickle=False).dtype != object
         else:
             meta = json.loads(path.read_text(encoding="utf-8"))
-            assert meta["format_version"] == 1 and meta["params"] == {"k1": 1.2, "b": 0.6, "epsilon": 0.3}
+            assert meta["format_version"] == 2 and meta["params"] == {"k1": 1.2, "b": 0.6, "epsilon": 0.3}
 
 
 def _missing(d: Path) -> None:
@@ -233,7 +233,7 @@ def _edit_meta(**changes: object) -> object:
 @pytest.mark.parametrize(
     "damage",
     [_missing, _truncated, _garbage_npy, _pickled, _wrong_dtype, _wrong_length, _bad_ptr, _bad_json, _no_json,
-     _edit_meta(format_version=2), _edit_meta(format="other"), _edit_meta(params={"k1": 1.2, "c": 1.0}),
+     _edit_meta(format_version=1), _edit_meta(format="other"), _edit_meta(params={"k1": 1.2, "c": 1.0}),
      _edit_meta(vocabulary=999)],
 )
 @pytest.mark.parametrize("mmap", [True, False])
