@@ -88,12 +88,51 @@ def _exact_among(index: faiss.Index, vector: np.ndarray, rows: np.ndarray, k: in
     return rows[top].astype(np.int64), scores[top].astype(np.float32)
 
 
+class ConcatDense:
+    """The FAISS indexes of several segments as one (rows in segment order): each searched under its own part
+    of the mask, the results merged; deleted rows are masked, never removed (HNSW cannot remove)."""
+
+    def __init__(self, parts: list[faiss.Index]) -> None:
+        self.parts = parts
+        self.bases = np.concatenate([[0], np.cumsum([p.ntotal for p in parts], dtype=np.int64)])
+        self.ntotal = int(self.bases[-1])
+        self.d = parts[0].d if parts else 0
+
+    def reconstruct_batch(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros((rows.size, self.d), dtype=np.float32)
+        seg = np.searchsorted(self.bases, rows, side="right") - 1
+        for s in np.unique(seg).tolist():
+            at = np.flatnonzero(seg == s)
+            out[at] = self.parts[s].reconstruct_batch(rows[at] - self.bases[s])
+        return out
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None,
+               ef_search: int) -> tuple[np.ndarray, np.ndarray]:
+        rows, scores = [], []
+        for s, part in enumerate(self.parts):
+            lo, hi = int(self.bases[s]), int(self.bases[s + 1])
+            mask = None if allowed is None else allowed[lo:hi]
+            if part.ntotal == 0 or (mask is not None and not mask.any()):
+                continue
+            r, c = search_dense(part, query, k, mask, ef_search)
+            rows.append(r + lo)
+            scores.append(c)
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        rows_all, scores_all = np.concatenate(rows), np.concatenate(scores)
+        order = np.lexsort((rows_all, -scores_all))[:k]  # best first, ties to the lower row as one index would
+        return rows_all[order], scores_all[order]
+
+
 def search_dense(
     index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None, ef_search: int = 128
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows and cosine scores of the k nearest passages (among `allowed`, a boolean mask), best first."""
     if k <= 0 or index.ntotal == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    if isinstance(index, ConcatDense):
+        return index.search(query, min(k, index.ntotal), allowed, ef_search)
     vector = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
     k = min(k, index.ntotal)
     graph = isinstance(index, faiss.IndexHNSW)

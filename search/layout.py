@@ -13,8 +13,8 @@ from typing import Any
 
 from .errors import IndexCorrupt, IndexMismatch, IndexNotFound
 
-FORMAT_VERSION = 4  # 2: columns/ (row-aligned arrays, sentence vectors for the quote); 3: quotes/ and quotations;
-# 4: datelines, speaker kinds, article times
+FORMAT_VERSION = 5  # 2: columns/ (row-aligned arrays, sentence vectors for the quote); 3: quotes/ and quotations;
+# 4: datelines, speaker kinds, article times; 5: raw term frequencies (BM25 over segments), commits and segments
 CURRENT = "CURRENT"  # holds the live build's name; replaced atomically, the only publishing step
 BUILDS = "builds"
 CACHE = "cache"
@@ -70,13 +70,17 @@ def read_manifest(build_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def verify_build(build_dir: Path, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Check every index file against the manifest's checksums; returns the manifest."""
+def verify_build(build_dir: Path, manifest: dict[str, Any] | None = None,
+                 skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Check every index file against the manifest's checksums (but `skip`: stores a delete has purged since, named
+    by the commit); returns the manifest."""
     manifest = manifest if manifest is not None else read_manifest(build_dir)
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
         raise IndexCorrupt(f"{build_dir}/{MANIFEST} lists no files")
     for rel, expected in files.items():
+        if rel in skip:
+            continue
         path = build_dir / rel
         if not path.is_file():
             raise IndexCorrupt(f"{path} is missing")

@@ -160,7 +160,8 @@ class Store:
     def _con(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
         if con is None:
-            con = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            # read-only, not immutable: a delete purges rows of a live segment's store in place (a living archive)
+            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=30)
             con.row_factory = sqlite3.Row
             self._local.con = con
             with self._lock:
@@ -190,6 +191,11 @@ class Store:
         """Every article in row order (small corpora, tests and stats)."""
         return [_article(r) for r in self._con.execute("SELECT * FROM articles ORDER BY row")]
 
+    def article_row(self, article_id: str) -> int | None:
+        """The row of an article by id, or None."""
+        row = self._con.execute("SELECT row FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return None if row is None else int(row[0])
+
     def articles_at(self, rows: Sequence[int]) -> dict[int, Article]:
         """Articles by row, for the hits of one page."""
         if not rows:
@@ -200,10 +206,15 @@ class Store:
 
     def passages(self, rows: Sequence[int]) -> list[Passage]:
         """Passages by row, in the order asked."""
+        found = self.passages_at(rows)
+        return [found[int(r)] for r in rows if int(r) in found]
+
+    def passages_at(self, rows: Sequence[int]) -> dict[int, Passage]:
+        """Passages by row (a row purged since is missing)."""
         if not rows:
-            return []
+            return {}
         marks = ",".join("?" * len(rows))
-        found = {
+        return {
             r["row"]: Passage(r["id"], r["ordinal"], r["start"], r["end"], r["text"], r["heading"])
             for r in self._con.execute(
                 f'SELECT p.row, a.id, p.ordinal, p.start, p."end", p.text, p.heading '
@@ -211,7 +222,6 @@ class Store:
                 [int(r) for r in rows],
             )
         }
-        return [found[int(r)] for r in rows if int(r) in found]
 
     def article_passages(self, article_id: str) -> list[Passage]:
         """All passages of one article in reading order."""
@@ -226,17 +236,21 @@ class Store:
 
     def quotations(self, rows: Sequence[int]) -> list[Quotation]:
         """Quotations by row, in the order asked."""
+        found = self.quotations_at(rows)
+        return [found[int(r)] for r in rows if int(r) in found]
+
+    def quotations_at(self, rows: Sequence[int]) -> dict[int, Quotation]:
+        """Quotations by row (a row purged since is missing)."""
         if not rows:
-            return []
+            return {}
         marks = ",".join("?" * len(rows))
-        found = {
+        return {
             r["row"]: _quotation(r, r["id"])
             for r in self._con.execute(
                 f'SELECT q.*, a.id FROM quotes q JOIN articles a ON a.row = q.article_row WHERE q.row IN ({marks})',
                 [int(r) for r in rows],
             )
         }
-        return [found[int(r)] for r in rows if int(r) in found]
 
     def article_quotations(self, article_id: str) -> list[Quotation]:
         """Every quotation of one article (terms included, marked so), in reading order."""
