@@ -18,18 +18,17 @@ import numpy as np
 
 from . import fusion
 from .bm25 import BM25Index
-from .columns import NO_DAY, NO_TIME, Columns, day_number, load_columns
-from .dense import load_dense
+from .columns import NO_DAY, NO_TIME, Columns, day_number
 from .embed import Embedder, load_index_embedder
-from .errors import IndexCorrupt, IndexMismatch, SearchTimeout
+from .errors import IndexMismatch, SearchTimeout
 from .hits import Group, article_hits
-from .layout import BM25_DIR, COLUMNS, DENSE, QUOTES, STORE, current_build, read_manifest, summary
+from .layout import current_build, read_manifest, summary
 from .models import Article, Facets, Notice, Passage, Quotation, SearchRequest, SearchResult
-from .quotes import QuoteIndex, load_quote_index
+from .quotes import QuoteIndex
 from .query import ParsedQuery, contains_phrase, parse_question, validate
 from .ranking import Query, Ranker, Windows
 from .relevance import NO_MATCH, WEAK_ONLY, Gate, language_notice
-from .store import Store
+from .segments import SegmentCache, open_snapshot
 from .text import tokenize
 
 _EPOCH = dt.date(1970, 1, 1)
@@ -96,23 +95,25 @@ class SearchEngine:
     """One published build, loaded once and shared by every request thread."""
 
     def __init__(
-        self, build_dir: Path, manifest: dict[str, Any], embedder: Embedder, settings: EngineSettings = EngineSettings()
+        self, build_dir: Path, manifest: dict[str, Any], embedder: Embedder, settings: EngineSettings = EngineSettings(),
+        segments: SegmentCache | None = None,
     ) -> None:
-        counts = manifest["counts"]
+        """Open the build's newest commit: its segments (those already in `segments` are reused) and deletes."""
         self.settings = settings
-        dimension = int(manifest["model"]["dimension"])
         self.build_dir = build_dir
         self.manifest = manifest
         self.embedder = embedder
-        self.store = Store(build_dir / STORE)
-        self.bm25 = BM25Index.load(build_dir / BM25_DIR)
-        self.dense = load_dense(build_dir / DENSE, dimension, counts["passages"])
-        self.columns: Columns = load_columns(build_dir / COLUMNS, counts["articles"], counts["passages"], dimension)
-        self.quotes: QuoteIndex = load_quote_index(build_dir / QUOTES, int(counts["quotes"]), dimension)
-        if self.bm25.n_docs != counts["passages"]:
-            raise IndexCorrupt(f"{build_dir}: BM25 holds {self.bm25.n_docs} passages, the manifest {counts['passages']}")
-        self.n_articles = int(counts["articles"])
-        self.n_passages = int(counts["passages"])
+        self.segments = segments if segments is not None else SegmentCache()
+        snapshot, self.commit = open_snapshot(build_dir, manifest, self.segments)
+        self.snapshot = snapshot
+        self.store = snapshot.store
+        self.bm25 = snapshot.bm25
+        self.dense = snapshot.dense
+        self.columns: Columns = snapshot.columns
+        self.quotes: QuoteIndex = snapshot.quotes
+        self.n_articles = snapshot.n_articles  # rows, deleted ones included
+        self.n_passages = snapshot.n_passages
+        self.live = snapshot.live  # bool [passages], None when nothing is deleted
         self.vectors = QueryVectors(embedder)
         pa = self.columns.passage_article
         self._articles_in_order = bool(pa.size < 2 or np.all(pa[1:] >= pa[:-1]))  # the build writes them so
@@ -138,6 +139,7 @@ class SearchEngine:
         settings: EngineSettings = EngineSettings(),
         embed_threads: int | None = None,
         manifest: dict[str, Any] | None = None,
+        segments: SegmentCache | None = None,
     ) -> SearchEngine:
         """Load one published build (see `open`); an embedder of another fingerprint is refused."""
         manifest = manifest if manifest is not None else read_manifest(build)
@@ -151,7 +153,7 @@ class SearchEngine:
                 f"but the query model is {embedder.name!r} ({embedder.dimension} dims, fingerprint "
                 f"{embedder.fingerprint}): rebuild the index or serve it with its own model"
             )
-        engine = cls(build, manifest, embedder, settings)
+        engine = cls(build, manifest, embedder, settings, segments)
         engine.vectors.get("warm up the model")  # the first encode pays torch's one-off set-up costs
         return engine
 
@@ -160,8 +162,20 @@ class SearchEngine:
         self.store.close()
 
     def summary(self) -> dict[str, Any]:
-        """What `indexer stats --json` prints for this build."""
-        return summary(self.manifest, self.build_dir)
+        """What `indexer stats --json` prints for this build: the build's figures, then the live commit's."""
+        out = summary(self.manifest, self.build_dir)
+        snap, commit = self.snapshot, self.commit
+        out.update({
+            "articles": snap.live_articles,
+            "passages": snap.live_passages,
+            "deleted_articles": snap.n_articles - snap.live_articles,
+            "deleted_passages": snap.n_passages - snap.live_passages,
+            "segments": len(commit.segments),
+            "generation": commit.generation,
+            "committed_at": commit.committed_at or self.manifest.get("built_at"),
+            "journal_seq": commit.journal_seq,
+        })
+        return out
 
     def archive(self) -> dict[str, Any]:
         """What the archive holds, for the page: articles, passages, quotations, first and last day, last update."""
@@ -172,13 +186,13 @@ class SearchEngine:
             first = (_EPOCH + dt.timedelta(days=int(dated.min()))).isoformat()
             last = (_EPOCH + dt.timedelta(days=int(dated.max()))).isoformat()
         return {
-            "articles": self.n_articles,
-            "passages": self.n_passages,
+            "articles": self.snapshot.live_articles,
+            "passages": self.snapshot.live_passages,
             "quotes": self.quotes.count,
             "sources": len(self.sources()),
             "first_date": first,
             "last_date": last,
-            "updated_at": self.manifest.get("built_at"),
+            "updated_at": self.commit.committed_at or self.manifest.get("built_at"),
         }
 
     def sources(self) -> list[tuple[str, int]]:
@@ -242,6 +256,8 @@ class SearchEngine:
         cols = self.columns
         articles = self._article_mask(request, parsed, without)
         passages = None if articles is None else articles[cols.passage_article]
+        if self.live is not None:  # deleted articles' passages are never hits
+            passages = self.live if passages is None else passages & self.live
         for phrase in parsed.phrases:  # a passage holding the phrase holds all its words
             rows = self._passages_with_all(tokenize(phrase))
             if rows is None:
@@ -264,11 +280,14 @@ class SearchEngine:
         if not phrases or rows.size == 0:
             return np.ones(rows.size, dtype=bool)
         wanted = [int(r) for r in rows]
-        passages = self.store.passages(wanted)
+        passages = self.store.passages_at(wanted)  # one purged since this snapshot: missing, not kept
         owners = sorted({int(self.columns.passage_article[r]) for r in wanted})
         titles = {row: a.title for row, a in self.store.articles_at(owners).items()}
         keep = np.zeros(rows.size, dtype=bool)
-        for i, (row, passage) in enumerate(zip(wanted, passages)):
+        for i, row in enumerate(wanted):
+            passage = passages.get(row)
+            if passage is None:
+                continue
             text = titles.get(int(self.columns.passage_article[row]), "") + "\n" + passage.text
             keep[i] = all(contains_phrase(text, p) for p in phrases)
         return keep

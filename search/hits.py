@@ -29,15 +29,17 @@ def article_hits(engine: SearchEngine, page: list[Group], ranker: Ranker, parsed
     """One hit per group: its best passage, the quote, the marked words, more passages and quotations."""
     cols, store = engine.columns, engine.store
     rows = [r for group in page for r, _ in group]
-    passages = dict(zip(rows, store.passages(rows)))
+    passages = store.passages_at(rows)  # a row purged by a delete since this snapshot is missing: skipped
     articles = store.articles_at(sorted({int(cols.passage_article[g[0][0]]) for g in page}))
     terms = {t: max(engine.bm25.idf(t), 1e-3) for t in parsed.marked_terms}
     named = {c for group in engine.quotes.lookup.named_in(parsed.text) for c in group}
     speaker_codes = engine.quotes.codes_matching(speaker) if speaker else None  # once a page, not once a hit
     hits = []
-    for offset, group in enumerate(page):
+    for group in page:
         best_row, score = group[0]
         article_row = int(cols.passage_article[best_row])
+        if best_row not in passages or article_row not in articles:
+            continue  # deleted and purged after this snapshot was opened: the next one no longer has it
         article = articles[article_row]
         passage = passages[best_row]
         found = matches(article.text, terms, passage.start, passage.end)  # one analyzer pass per hit
@@ -46,9 +48,9 @@ def article_hits(engine: SearchEngine, page: list[Group], ranker: Ranker, parsed
         spans = lexical_spans(passage.text, passage.start, terms, parsed.phrases, relative)
         if quote is not None:
             spans.append(Span(quote.start, quote.end, "semantic"))
-        more = [passages[r] for r, _ in group[1:]]
+        more = [passages[r] for r, _ in group[1:] if r in passages]
         hits.append(Hit(
-            rank=first_rank + offset,
+            rank=first_rank + len(hits),
             article_id=article.id,
             title=article.headline,
             source=article.source,
@@ -86,7 +88,11 @@ def _hit_quotations(engine: SearchEngine, article_row: int, article: Article, te
     sims = q.vectors(rows) @ vector if vector is not None else np.zeros(rows.size, dtype=np.float32)
     total = sum(terms.values()) or 1.0
     scored = []
-    for row, sim, quotation in zip(rows.tolist(), sims.tolist(), engine.store.quotations(rows.tolist())):
+    found = engine.store.quotations_at(rows.tolist())
+    for row, sim in zip(rows.tolist(), sims.tolist()):
+        quotation = found.get(row)
+        if quotation is None:
+            continue  # purged since this snapshot
         words = {t for a, b in quotation.parts for _, _, t in matches(article.text, terms, a, b)}
         inside = quote is not None and quotation.start < quote.end and quote.start < quotation.end
         by_named = int(q.speaker[row]) in named
@@ -113,15 +119,18 @@ def quote_hits(engine: SearchEngine, page: list[tuple[int, float]], explain: Cal
                parsed: ParsedQuery, named: set[int], first_rank: int) -> list[QuoteHit]:
     """The page's quotations with their articles' metadata and each leg's score."""
     rows = [r for r, _ in page]
-    quotes = engine.store.quotations(rows)
+    quotes = engine.store.quotations_at(rows)  # purged since this snapshot: missing, skipped
     articles = engine.store.articles_at(sorted({int(engine.quotes.article[r]) for r in rows}))
     terms = {t: max(engine.quotes.bm25.idf(t), 1e-3) for t in parsed.marked_terms}
     hits = []
-    for offset, ((row, score), quotation) in enumerate(zip(page, quotes)):
-        article = articles[int(engine.quotes.article[row])]
+    for row, score in page:
+        quotation = quotes.get(row)
+        article = articles.get(int(engine.quotes.article[row]))
+        if quotation is None or article is None:
+            continue
         spans = [Span(a, b, "lexical") for lo, hi in quotation.parts for a, b, _ in matches(article.text, terms, lo, hi)]
         hits.append(QuoteHit(
-            rank=first_rank + offset,
+            rank=first_rank + len(hits),
             quotation=quotation,
             title=article.headline,
             source=article.source,

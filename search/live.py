@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .engine import SearchEngine
 from .errors import NewsclipError
+from .commit import head_name, read_commit
 from .layout import BUILDS, CURRENT, current_build, hold_build, read_manifest, release_build, remove_unheld_build, verify_build
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,8 @@ class _Served:
 
     engine: SearchEngine
     name: str
-    lease: int
+    lease: int | None  # None once handed to the next commit of the same build
+    head: str | None = None  # the commit HEAD named when it was opened (None: the build alone)
     users: int = 0
     retired: bool = False
     closed: bool = field(default=False, repr=False)
@@ -89,11 +91,14 @@ class LiveIndex:
     # -- reloading -----------------------------------------------------------------------------------------
 
     def refresh(self) -> bool:
-        """Serve the build CURRENT names if it is new and whole; True when the served build changed."""
+        """Serve the build CURRENT names if it is new and whole, or the served build's newer commit; True when
+        what is served changed."""
         with self._refresh_lock:
             name = current_name(self.index_dir)
-            if name is None or name == self._served.name or name in self.refused:
+            if name is None or name in self.refused:
                 return False
+            if name == self._served.name:
+                return self._follow_commit()
             served = self._load(name, self._served.engine)
             if served is None:
                 return False
@@ -107,6 +112,34 @@ class LiveIndex:
                 self._retire(old)
             return True
 
+    def _follow_commit(self) -> bool:
+        """Open the served build's newer commit, reusing the readers of its unchanged segments; the build's lease
+        passes to it. A commit that fails to open is logged and tried again at the next check."""
+        served = self._served
+        build = self.index_dir / BUILDS / served.name
+        try:
+            head = head_name(build)
+        except NewsclipError as exc:
+            log.error("%s; still serving %s", exc, served.name)
+            return False
+        if head == served.head:
+            return False
+        try:
+            engine = self.opener(build, served.engine.manifest, served.engine)
+        except (NewsclipError, OSError, ValueError) as exc:
+            log.error("commit %s of build %s not opened: %s; still serving the previous one", head, served.name, exc)
+            return False
+        with self._lock:
+            old = self._served
+            self._served = _Served(engine, old.name, old.lease, head)
+            old.lease, old.retired = None, True
+            done = old.users == 0
+        self.reloads += 1
+        log.info("now serving %s of build %s", head, served.name)
+        if done:
+            self._retire(old)
+        return True
+
     def _load(self, name: str, previous: SearchEngine | None = None, strict: bool = False) -> _Served | None:
         """Lease, check and open one build; None (logged, remembered) when it is refused; strict: raise instead."""
         build = self.index_dir / BUILDS / name
@@ -117,7 +150,11 @@ class LiveIndex:
                 raise
             return self._refuse(name, str(exc), remember=False)  # removed meanwhile: a newer one will come
         try:
-            manifest = verify_build(build) if self.verify else read_manifest(build)
+            head = head_name(build)
+            manifest = read_manifest(build)
+            if self.verify:  # stores a delete purged since the build are named by the commit, and not checked
+                commit = read_commit(build, int(manifest.get("counts", {}).get("articles", 0)))
+                manifest = verify_build(build, manifest, skip=frozenset(commit.mutable))
             engine = self.opener(build, manifest, previous)
         except (NewsclipError, OSError, ValueError) as exc:
             release_build(lease)
@@ -127,7 +164,7 @@ class LiveIndex:
         except BaseException:
             release_build(lease)
             raise
-        return _Served(engine, name, lease)
+        return _Served(engine, name, lease, head)
 
     def _refuse(self, name: str, why: str, remember: bool) -> None:
         if remember:
@@ -142,6 +179,8 @@ class LiveIndex:
                 return
             served.closed = True
         served.engine.close()
+        if served.lease is None:
+            return  # a commit of the build still served: the build and its lease stay
         release_build(served.lease)
         if current_name(self.index_dir) != served.name:
             remove_unheld_build(self.index_dir / BUILDS / served.name)
@@ -175,4 +214,5 @@ class LiveIndex:
             served.closed = served.closed or done
         if done:  # the build stays on disk: it is still the current one
             served.engine.close()
-            release_build(served.lease)
+            if served.lease is not None:
+                release_build(served.lease)

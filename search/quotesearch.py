@@ -82,8 +82,9 @@ def _verbatim(engine: SearchEngine, rows: np.ndarray, phrases: tuple[str, ...]) 
     """Which quotations hold every quoted phrase verbatim (bool per row)."""
     if not phrases or rows.size == 0:
         return np.ones(rows.size, dtype=bool)
-    texts = [x.text for x in engine.store.quotations(rows.tolist())]
-    return np.array([all(contains_phrase(t, p) for p in phrases) for t in texts], dtype=bool)
+    found = engine.store.quotations_at(rows.tolist())  # purged since this snapshot: missing, not kept
+    texts = [found[r].text if r in found else None for r in rows.tolist()]
+    return np.array([t is not None and all(contains_phrase(t, p) for p in phrases) for t in texts], dtype=bool)
 
 
 def _scores(ranker: Ranker, rows: np.ndarray, mode: str) -> np.ndarray:

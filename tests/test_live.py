@@ -129,3 +129,49 @@ def test_a_missing_index_is_named_at_start(tmp_path: Path, embedder) -> None:
     with pytest.raises(IndexNotFound, match="no index"):
         LiveIndex(tmp_path / "nothing", opener(embedder))
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def commit_opener(embedder):
+    """As the web app opens builds: a new commit of the same build reuses the open segments."""
+    def open_build(build: Path, manifest: dict, previous: SearchEngine | None) -> SearchEngine:
+        same = previous is not None and previous.build_dir == build
+        return SearchEngine.open_build(build, embedder=embedder, manifest=manifest,
+                                       segments=previous.segments if same else None)
+    return open_build
+
+
+def test_commits_are_followed_fresh_and_reuse_unchanged_segments(index: Path, tmp_path: Path, embedder) -> None:
+    from indexer.living import ArchiveWriter, writer_lock
+    from indexer.sources import read_articles
+
+    live = LiveIndex(index, commit_opener(embedder))
+    live.watch(0.05)
+    try:
+        base = live.engine.segments
+        extra = [a for a in read_articles([write_jsonl(tmp_path / "extra.jsonl", [EXTRA])])]
+        with writer_lock(index):
+            ArchiveWriter(index, BuildConfig(index_dir=index, progress=False), embedder).apply(extra)
+        acknowledged = time.monotonic()
+        while "Harbour strike ends" not in titles(live.engine, "harbour strike"):
+            assert time.monotonic() - acknowledged < 10, "the added article never became searchable"
+            time.sleep(0.01)
+        found_after = time.monotonic() - acknowledged
+        assert live.engine.segments is base and len(base) == 2  # the build's reader was kept, one segment opened
+        with live.using() as before:
+            with writer_lock(index):
+                ArchiveWriter(index, BuildConfig(index_dir=index, progress=False), embedder).apply(
+                    deletes=["extra-1"])
+            acknowledged = time.monotonic()
+            while "Harbour strike ends" in titles(live.engine, "harbour strike"):
+                assert time.monotonic() - acknowledged < 10, "the deleted article never went"
+                time.sleep(0.01)
+            gone_after = time.monotonic() - acknowledged
+            assert titles(before, "Putin") == titles(live.engine, "Putin")  # the request in flight still answers
+        deadline = time.monotonic() + 10  # the old snapshot already hides it (its rows purged); the new one comes
+        while live.reloads < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert live.engine.article("extra-1") is None and live.reloads == 2
+        print(f"searchable after {found_after:.3f} s, gone after {gone_after:.3f} s")  # the targets: 2 s and 1 s
+    finally:
+        live.close()
+    assert live.build_name == index.joinpath("CURRENT").read_text().strip()

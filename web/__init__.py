@@ -21,12 +21,18 @@ DEFAULTS: dict[str, Any] = {
     "MODEL": None,  # None: the model the index was built with
     "FAISS_THREADS": 1,  # per query; waitress threads give the parallelism
     "EMBED_THREADS": 1,  # per question embedding (ONNX Runtime, or torch for a torch-built index)
-    "RELOAD_INTERVAL": 2.0,  # seconds between checks for a newly published build; 0 turns reloading off
+    "RELOAD_INTERVAL": 0.25,  # seconds between checks for a new build or commit (a read of two small files); 0: off
     "RELOAD_VERIFY": True,  # check every file's sha256 before serving a new build (refused if one fails)
     "REQUEST_TIMEOUT": 10.0,  # seconds a search may run before it is cut with a 503
     "MAX_BODY_BYTES": 16 * 1024,  # only POST /api/search reads a body (JSON); a bigger one is refused with a 400
     "CORS_ORIGINS": (),  # origins whose pages may call /api/* from the browser ("*": any); none: CORS is off
+    # the ingest API (web/ingest.py): off unless a token is given, or a file whose first line is the token
+    "INGEST_TOKEN": None,
+    "INGEST_TOKEN_FILE": None,
+    "INGEST_MAX_BYTES": 10 * 1024 * 1024,  # a POST, PUT or DELETE of /api/articles; over it: 413
+    "INGEST_LOCK_TIMEOUT": 10.0,  # seconds a write waits for the index's writer lock (a commit holds it); then 503
 }
+RAW_ENV = ("INGEST_TOKEN", "INGEST_TOKEN_FILE")  # taken as written: from_prefixed_env would read "0123" as a number
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -70,8 +76,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("NEWSCLIP")
+    for key in RAW_ENV:
+        if f"NEWSCLIP_{key}" in os.environ:
+            app.config[key] = os.environ[f"NEWSCLIP_{key}"]
     if test_config is not None:
         app.config.from_mapping(test_config)
+    from . import ingest
+
+    ingest_settings = ingest.read_settings(app.config)  # a bad token setting fails before the index is opened
     app.json.sort_keys = False  # type: ignore[attr-defined]
     from search.engine import SearchEngine
     from search.live import LiveIndex
@@ -86,8 +98,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         fingerprint = manifest.get("model", {}).get("fingerprint")
         if embedder is None and previous is not None and previous.embedder.fingerprint == fingerprint:
             embedder = previous.embedder
+        same = previous is not None and previous.build_dir == build  # a new commit: its unchanged segments reused
         return SearchEngine.open_build(build, model=model, embedder=embedder, embed_threads=threads,
-                                       manifest=manifest)
+                                       manifest=manifest, segments=previous.segments if same else None)
 
     live = LiveIndex(Path(app.config["INDEX"]), opener, verify=bool(app.config["RELOAD_VERIFY"]))
     app.extensions["newsclip"] = live
@@ -97,6 +110,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from . import api, pages
 
     app.register_blueprint(api.bp)
+    ingest.init_app(app, ingest_settings)
     app.register_blueprint(pages.bp)
     Compress(app)  # gzip (or br, zstd) for clients that accept it (COMPRESS_* settings: flask-compress's)
     origins = cors_origins(app.config.get("CORS_ORIGINS"))
@@ -112,7 +126,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     @app.before_request
     def refuse_bodies() -> ResponseReturnValue | None:
         """Only POST /api/search reads a body (its JSON fields); any body over the limit is refused before anything
-        else, on every path (POST /api/search also stops reading at the limit when no Content-Length was sent)."""
+        else, on every path (POST /api/search also stops reading at the limit when no Content-Length was sent).
+        The ingest API has its own limit (INGEST_MAX_BYTES, a 413), checked once the token is."""
+        if request.blueprint == "ingest":
+            return None
         size = request.content_length
         if size is not None and size > int(app.config["MAX_BODY_BYTES"]):
             message = f"request body of {size} bytes; at most {app.config['MAX_BODY_BYTES']}"
