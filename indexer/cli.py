@@ -128,18 +128,26 @@ def rebuild(sources: tuple[Path, ...], index_dir: Path, fmt: str | None, model: 
               envvar="NEWSCLIP_INDEX")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
 def stats(index_dir: Path, as_json: bool) -> None:
-    """Print the current build's manifest summary."""
+    """Print the current build's summary with its live commit: segments, live and deleted passages, the journal."""
+    from .living import commit_summary  # noqa: PLC0415
+
     try:
         build = current_build(index_dir)
         info = summary(read_manifest(build), build)
+        live = commit_summary(index_dir)
+        info.update({"articles": live.pop("live_articles"), "passages": live.pop("live_passages"), **live})
     except NewsclipError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BUILD_FAILED)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
+    segments = info.pop("segment_list", [])
     for key, value in info.items():
-        click.echo(f"{key:>14}: {value}")
+        click.echo(f"{key:>17}: {value}")
+    for row in segments:
+        click.echo(f"  {row['segment']:<16} {row['articles']:>8} articles {row['passages']:>9} passages "
+                   f"({row['deleted_articles']} articles, {row['deleted_passages']} passages deleted)")
 
 
 @main.command("eval")
@@ -220,3 +228,10 @@ def eval_command(dataset_dir: Path, split: str, index_dir: Path | None, model: s
     click.echo(f"{'mode':<14}" + "".join(f"{m:>9}" for m in METRICS))
     for mode, row in result.table().items():
         click.echo(f"{mode:<14}" + "".join(f"{row[m]:>9.4f}" for m in METRICS))
+
+
+from .archive_cli import add, delete, follow  # noqa: E402 - the living archive's commands, in their own module
+
+main.add_command(add)
+main.add_command(delete)
+main.add_command(follow)

@@ -16,7 +16,7 @@ from typing import Any
 from search.errors import BuildError
 from search.layout import BUILDS, CURRENT, MANIFEST, TMP_PREFIX, fsync_dir, remove_unheld_build, sha256_file
 
-LOCK = ".rebuild.lock"
+LOCK = ".rebuild.lock"  # search.journal.WriterLock takes the same file: one writer at a time
 
 
 @contextmanager

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import indexer.journal as jmod
-from indexer.journal import (
+import search.journal as jmod
+from search.journal import (
     MAGIC,
     Add,
     Delete,
@@ -134,7 +134,7 @@ def test_torn_tails_of_every_length_are_cut(
     (index / "journal").mkdir(parents=True)
     path = index / "journal" / "journal-00000000000000000001.log"
     start = ends[2]  # cut anywhere in the last two records
-    caplog.set_level(logging.WARNING, logger="indexer.journal")
+    caplog.set_level(logging.WARNING, logger="search.journal")
     for length in range(start, len(data) + 1):
         path.write_bytes(data[:length])
         caplog.clear()
@@ -170,7 +170,7 @@ def test_checksum_mismatch_in_the_last_record_is_cut(tmp_path: Path, caplog: pyt
     _, ends = _five_records(tmp_path, [1, 1, 1, 1, 1])
     path = the_file(tmp_path)
     _flip(path, ends[4] - 3)
-    with caplog.at_level(logging.WARNING, logger="indexer.journal"), Journal(tmp_path) as journal:
+    with caplog.at_level(logging.WARNING, logger="search.journal"), Journal(tmp_path) as journal:
         assert [seq for seq, _ in journal.replay()] == [1, 2, 3, 4]
         assert "checksum mismatch" in caplog.text and f"{path} at byte {ends[3]}" in caplog.text
     assert path.stat().st_size == ends[3]
@@ -447,7 +447,7 @@ def test_writer_lock_is_exclusive(tmp_path: Path) -> None:
 
 CHILD = """
 import sys
-from indexer.journal import Add, Delete, Journal, WriterLock
+from search.journal import Add, Delete, Journal, WriterLock
 index = sys.argv[1]
 lock = WriterLock(index).acquire()
 journal = Journal(index)
