@@ -89,3 +89,25 @@ def test_mismatch_and_garbage_are_corrupt(tmp_path) -> None:
         load_dense(tmp_path / "bad.faiss", 4, 4)
     with pytest.raises(IndexCorrupt):
         load_dense(tmp_path / "none.faiss", 4, 4)
+
+
+def test_recall_with_30_percent_of_an_hnsw_segment_deleted(tmp_path) -> None:
+    """Deletes are a mask over the graph (HNSW cannot remove): the live neighbours are still found."""
+    rng = np.random.default_rng(5)
+    centres = unit_vectors(50, 32, seed=6)  # clustered, as news is: near duplicates make a graph's life hard
+    vectors = centres[rng.integers(0, 50, 30_000)] + rng.normal(scale=0.35, size=(30_000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index, _ = build_dense(vectors, DenseConfig(kind="hnsw", hnsw_m=32, ef_construction=100))
+    save_dense(index, tmp_path / "h.faiss")
+    index = load_dense(tmp_path / "h.faiss", 32, 30_000)
+    live = rng.random(30_000) >= 0.30
+    queries = unit_vectors(100, 32, seed=7)
+    recalls = []
+    for q in queries:
+        scores = vectors @ q
+        scores[~live] = -np.inf
+        exact = set(np.argsort(-scores)[:10].tolist())
+        rows, _ = search_dense(index, q, 10, live, ef_search=DenseConfig().ef_search)
+        assert live[rows].all()  # a deleted row is never returned
+        recalls.append(len(exact & set(rows.tolist())) / 10)
+    assert np.mean(recalls) >= 0.95, np.mean(recalls)
