@@ -15,6 +15,8 @@ folder `segments/seg-<generation>-m` with the files and manifest of indexer/segm
   graph of the same settings with nothing deleted and at least as many vectors as any other, the others are
   added into a heap copy of that graph instead of building one from scratch (about 8x cheaper, same recall:
   ../shared/design/living-archive.md). An HNSW graph cannot drop rows, so a segment with deletes is rebuilt.
+  The one rounding: fp32 vectors of a flat segment merged into an fp16 graph (past the flat limit) are
+  rounded to fp16 once, as a rebuild stores them (cosines move by ~1e-5; ranks seen unchanged).
 - columns/: the live articles' rows of every array, the sentence rows and their fp16 vectors (read with the
   columns' RowFile, in chunks), sources renamed into one sorted list.
 - quotes/: the quotation arrays of the live articles, speakers remapped into one sorted name list (each

@@ -347,9 +347,11 @@ INPUTS = {"flat": DenseConfig(kind="flat"),
 
 
 @pytest.mark.parametrize("kind", list(INPUTS))
-@pytest.mark.parametrize("out", ["same", "auto-flat"])
+@pytest.mark.parametrize("out", ["same", "auto-flat", "hnsw-fp16"])
 @pytest.mark.parametrize("first_deleted", [False, True])
 def test_vectors_come_back_exactly(tmp_path: Path, kind: str, out: str, first_deleted: bool) -> None:
+    """What a segment served is what the merged index serves, bit for bit; only an fp32 input merged into an
+    fp16 graph is rounded, to exactly what a rebuild would store."""
     from search.dense import load_dense, search_dense
 
     rng = np.random.default_rng(7)
@@ -361,22 +363,25 @@ def test_vectors_come_back_exactly(tmp_path: Path, kind: str, out: str, first_de
         paths.append(tmp_path / f"p{i}.faiss")
         parts.append(load_dense(paths[-1], dim, n))  # memory-mapped, as a segment reader has it
         masks.append(rng.random(n) >= (0.3 if i or first_deleted else 0.0))
-    config = INPUTS[kind] if out == "same" else DenseConfig()
+    config = {"same": INPUTS[kind], "auto-flat": DenseConfig(), "hnsw-fp16": INPUTS["hnsw-fp16"]}[out]
     merged, info = merge_dense(parts, paths, masks, config, tmp_path / "spill")
     assert not (tmp_path / "spill").exists()
     served = np.concatenate([p.reconstruct_batch(np.flatnonzero(m)) for p, m in zip(parts, masks)])
+    graph = config.resolve(len(served)) == "hnsw"
+    if graph and config.hnsw_storage == "fp16" and kind != "hnsw-fp16":
+        fp16 = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+        fp16.add(served)  # fp32 into fp16: rounded once, by FAISS's own encoder, as a rebuild does
+        served = fp16.reconstruct_n(0, fp16.ntotal)
     assert merged.ntotal == len(served)
     again = merged.reconstruct_batch(np.arange(merged.ntotal))
     assert np.array_equal(again, served)  # fp16 codes decode and encode to the same values: no drift
     queries = _unit(rng, 5, dim)
     assert np.array_equal(again.astype(np.float64) @ queries.T.astype(np.float64),
                           served.astype(np.float64) @ queries.T.astype(np.float64))  # the same cosines
-    grows = out == "same" and kind != "flat" and not first_deleted
+    grows = graph and config == INPUTS[kind] and not first_deleted
     assert ("grown_from" in info) == grows
-    assert info["type"] == ("hnsw" if out == "same" and kind != "flat" else "flat-ip")
+    assert info["type"] == ("hnsw" if graph else "flat-ip") and isinstance(merged, faiss.IndexHNSW) == graph
     exact = np.argsort(-(served @ queries.T), axis=0, kind="stable")[:10].T
     found = [search_dense(merged, q, 10, ef_search=256)[0] for q in queries]
     recall = np.mean([len(set(f.tolist()) & set(e.tolist())) / 10 for f, e in zip(found, exact)])
     assert recall >= 0.95
-    if kind != "flat":
-        assert isinstance(merged, faiss.IndexHNSW) == (out == "same")
