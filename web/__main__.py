@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import subprocess
 import sys
+from typing import Any
 
 from search.errors import NewsclipError
 
@@ -25,7 +28,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "read whole before a worker thread sees them, so a slow client never holds one")
     parser.add_argument("--connection-limit", type=int, default=200,
                         help="open connections at most; more wait in the listen backlog (default: 200)")
+    parser.add_argument("--no-follow", dest="follow", action="store_false",
+                        help="with the ingest API on, do not start `indexer follow` beside the server: another "
+                             "process commits the journal (one committer per index is enough)")
     return parser.parse_args(argv)
+
+
+# Runs as the committer's first instructions, then becomes `python -m indexer follow ...` (exec: the same PID).
+# On Linux it asks the kernel for SIGTERM when the server dies, so a server killed with SIGKILL leaves no committer
+# behind (subprocess's preexec_fn would do the same but is unsafe once threads run, and the server's do).
+_FOLLOW = """
+import os, signal, sys
+if sys.platform.startswith("linux"):
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(sys.argv[1]):
+        sys.exit(0)  # the server died before the line above took effect
+os.execv(sys.executable, [sys.executable, "-m", "indexer", "follow", *sys.argv[2:]])
+"""
+
+
+def start_follower(index: str) -> subprocess.Popen:
+    """`python -m indexer follow --index INDEX` as a child process: it commits what the ingest API journals."""
+    return subprocess.Popen([sys.executable, "-c", _FOLLOW, str(os.getpid()), "--index", index])
+
+
+def stop_follower(process: subprocess.Popen, timeout: float = 60.0) -> None:
+    """SIGTERM by its PID, then wait: it finishes the commit it is making (a killed one loses nothing either,
+    the journal keeps every acknowledged write, but the next start would redo the commit)."""
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+    print(f"stopped indexer follow (pid {process.pid}, exit {process.returncode})", flush=True)
+
+
+def _exit_on_sigterm(_signum: int, _frame: Any) -> None:
+    raise SystemExit(0)  # waitress stops serving on SystemExit, then main stops the committer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,12 +86,31 @@ def main(argv: list[str] | None = None) -> int:
     except NewsclipError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    from .ingest import enabled
+
+    body_limit = 1024 * 1024
+    follower = None
+    if enabled(app):
+        # the app answers 413 in the API's error shape up to 1 MB past its limit; waitress refuses beyond that
+        body_limit = max(body_limit, int(app.config["INGEST_MAX_BYTES"]) + 1024 * 1024)
+        if args.follow:
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+            follower = start_follower(args.index)
+            print(f"the ingest API is on; started indexer follow --index {args.index} (pid {follower.pid}) to "
+                  "commit its writes", flush=True)
+        else:
+            print("the ingest API is on; --no-follow: another process must commit its writes (indexer follow)",
+                  flush=True)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Newsclip is serving {args.index} at http://{host}:{args.port}/ (Ctrl-C to stop)", flush=True)
-    serve(app, host=args.host, port=args.port, threads=args.threads, ident="newsclip",
-          channel_timeout=args.channel_timeout, cleanup_interval=max(1, args.channel_timeout // 2),
-          connection_limit=args.connection_limit,
-          max_request_body_size=1024 * 1024, max_request_header_size=64 * 1024, clear_untrusted_proxy_headers=True)
+    try:
+        serve(app, host=args.host, port=args.port, threads=args.threads, ident="newsclip",
+              channel_timeout=args.channel_timeout, cleanup_interval=max(1, args.channel_timeout // 2),
+              connection_limit=args.connection_limit, max_request_body_size=body_limit,
+              max_request_header_size=64 * 1024, clear_untrusted_proxy_headers=True)
+    finally:
+        if follower is not None:
+            stop_follower(follower)
     return 0
 
 

@@ -57,6 +57,83 @@ _TIMEOUT = _json("Error", "The search ran past the server's time limit (error.co
 _NO_PARAMS = {"400": _json("Error", "This path takes no query parameters")}
 
 
+_SECURITY = [{"bearer": []}]
+_INGEST_ERRORS = {
+    "401": {**_json("Error", "No `Authorization: Bearer <token>`, or a wrong token (error.code `unauthorized`)"),
+            "headers": {"WWW-Authenticate": {"required": True, "schema": {"type": "string"},
+                                             "description": "Bearer realm=\"newsclip\" (error=\"invalid_token\" "
+                                                            "for a wrong one)"}}},
+    "404": _json("Error", "The ingest API is not enabled on this server (error.code `ingest_disabled`: it is off "
+                          "unless a token is configured), or an unknown path"),
+    "405": _ERRORS["405"],
+    "413": _json("Error", "The request body is over the ingest limit (10 MB by default; error.code "
+                          "`payload_too_large`): send the batch as several requests"),
+    "500": _ERRORS["500"],
+    "503": {**_json("Error", "Not acknowledged, nothing was written: another writer (a commit, a rebuild) held the "
+                             "index past the lock timeout (`writer_busy`), or the journal could not be written "
+                             "(`journal_unavailable`); try again after Retry-After seconds"),
+            "headers": {"Retry-After": {"required": True, "schema": {"type": "string"},
+                                        "description": "Seconds to wait before trying again"}}},
+}
+_INGEST_BAD = _json("Error", "The request is refused whole: a query parameter (these paths take none), or a body that "
+                             "is not one valid article (error.param names the field; `body` when it is not a JSON "
+                             "object)")
+_MEDIA = _json("Error", "The body is not in an accepted media type, not UTF-8, or compressed")
+_ID_PARAM = {"name": "article_id", "in": "path", "required": True,
+             "description": "The article's id (percent-encoded in the path)",
+             "schema": {"type": "string", "minLength": 1, "maxLength": schemas.MAX_ID_CHARS,
+                        "pattern": schemas.ID_PATTERN}}
+_DURABLE = ("The write is appended to the index's journal and fdatasynced before the 202: acknowledged, it survives "
+            "kill -9 of any process. It becomes searchable once `indexer follow` commits it (usually within a "
+            "second or two); `seq` orders the writes.")
+
+
+def _ingest() -> dict[str, Any]:
+    """POST /api/articles, PUT and DELETE /api/articles/{article_id}."""
+    post = {
+        "operationId": "ingest_articles",
+        "summary": "Add or replace articles: one as JSON, or a batch as NDJSON",
+        "description": "With `Content-Type: application/json`, the body is one ArticleIn object; an invalid one "
+                       "is a 400. With `Content-Type: application/x-ndjson`, each line is one ArticleIn object (the "
+                       "array in this schema is the lines, each element sent as one line of JSON); each line is "
+                       "accepted or refused on its own, like Elasticsearch's bulk API, so the answer is a 202 with "
+                       "an item per article (`errors` says whether any was refused). Articles with the same id: "
+                       "the last one written wins. " + _DURABLE,
+        "security": _SECURITY,
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"allOf": [_ref("ArticleIn"), schemas.IDENTIFIED]}},
+            "application/x-ndjson": {"schema": {"type": "array", "minItems": 1,
+                                                "items": {"allOf": [_ref("ArticleIn"), schemas.IDENTIFIED]}}},
+        }},
+        "responses": {"202": _json("BulkResult", "Journaled: a result per article, in the order sent"),
+                      "400": _INGEST_BAD, "415": _MEDIA, **_INGEST_ERRORS},
+    }
+    put = {
+        "operationId": "ingest_article",
+        "summary": "Add or replace the article with this id",
+        "description": "The body is one ArticleIn object as JSON; the path names the article (an id in the body "
+                       "must be the same, else a 400). " + _DURABLE,
+        "security": _SECURITY,
+        "parameters": [_ID_PARAM],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("ArticleIn")}}},
+        "responses": {"202": _json("WriteAccepted", "Journaled"), "400": _INGEST_BAD, "415": _MEDIA,
+                      **_INGEST_ERRORS},
+    }
+    delete = {
+        "operationId": "delete_article",
+        "summary": "Take the article down",
+        "description": "Once committed (usually within a second), the article is gone from every answer and its "
+                       "text purged from the index's files. An id that is not live is no error: the delete is "
+                       "journaled and changes nothing. " + _DURABLE,
+        "security": _SECURITY,
+        "parameters": [_ID_PARAM],
+        "responses": {"202": _json("WriteAccepted", "Journaled"),
+                      "400": _json("Error", "A query parameter, or an id that breaks the id rules"),
+                      **_INGEST_ERRORS},
+    }
+    return {"post": post, "put": put, "delete": delete}
+
+
 def _search(method: str) -> dict[str, Any]:
     """GET and POST /api/search: the same fields, as query parameters or as a JSON body."""
     operation: dict[str, Any] = {
@@ -75,6 +152,7 @@ def _search(method: str) -> dict[str, Any]:
 
 
 def _paths() -> dict[str, Any]:
+    ingest = _ingest()
     return {
         "/api/search": {"get": _search("get"), "post": _search("post")},
         "/api/speakers": {"get": {
@@ -84,12 +162,13 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": _json("SpeakerList", "Matching speakers, most quotations first"), "400": _BAD,
                           **_ERRORS},
         }},
+        "/api/articles": {"post": ingest["post"]},
         "/api/articles/{article_id}": {"get": {
             "operationId": "article",
             "summary": "One cleaned article with its headings, passages and quotations",
             "parameters": [{"name": "article_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": _json("Article", "The article"), **_NO_PARAMS, **_ERRORS},
-        }},
+        }, "put": ingest["put"], "delete": ingest["delete"]},
         "/api/index": {"get": {
             "operationId": "index",
             "summary": "The index being served",
@@ -113,8 +192,8 @@ def _paths() -> dict[str, Any]:
 @cache
 def _document() -> dict[str, Any]:
     models = [(model, "serialization") for model in schemas.RESPONSES]
-    _, top = models_json_schema([*models, (schemas.SearchParams, "validation")], ref_template=REF,
-                                schema_generator=_Generator)
+    _, top = models_json_schema([*models, (schemas.SearchParams, "validation"), (schemas.ArticleIn, "validation")],
+                                ref_template=REF, schema_generator=_Generator)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -124,10 +203,18 @@ def _document() -> dict[str, Any]:
                            "with their speakers. Highlights and the quote are offsets into the text they come "
                            "with (a hit's passage.text, each more_passages text, a quotation hit's "
                            "quotation.text); passage, quotation and article offsets are into the article's text. "
-                           "Dates: `date` is the day (YYYY-MM-DD), `datetime` an RFC 3339 time or null.",
+                           "Dates: `date` is the day (YYYY-MM-DD), `datetime` an RFC 3339 time or null. "
+                           "Writes (POST /api/articles, PUT and DELETE /api/articles/{article_id}) take a bearer "
+                           "token and are off unless the server has one configured.",
         },
         "paths": _paths(),
-        "components": {"schemas": top["$defs"]},
+        "components": {
+            "schemas": top["$defs"],
+            "securitySchemes": {"bearer": {
+                "type": "http", "scheme": "bearer",
+                "description": "The ingest token (NEWSCLIP_INGEST_TOKEN or NEWSCLIP_INGEST_TOKEN_FILE); the "
+                               "ingest API is off without one"}},
+        },
     }
 
 

@@ -19,7 +19,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from search.models import (
@@ -120,7 +120,8 @@ Offset = Annotated[int, Field(ge=0)]
 
 class ErrorDetail(Response):
     code: str = Field(examples=["bad_request", "not_found", "method_not_allowed", "unsupported_media_type",
-                                "timeout", "internal_error"])
+                                "timeout", "internal_error", "unauthorized", "ingest_disabled", "payload_too_large",
+                                "writer_busy", "journal_unavailable"])
     message: str
     param: str | None = Field(description="The parameter at fault (`body` for the request body), or null")
 
@@ -336,4 +337,146 @@ class Health(Response):
     build_id: str
 
 
-RESPONSES: tuple[type[Response], ...] = (Error, SearchResult, Article, SpeakerList, IndexSummary, Health)
+
+
+# -- the ingest API ------------------------------------------------------------------------------------------
+
+MAX_ID_CHARS = 512
+MAX_INT_ID = 2**63 - 1
+MAX_URL_CHARS = 4096
+MAX_NAME_CHARS = 200  # source, each agency, dateline
+MAX_AGENCIES = 50
+_NOT_IN_ID = r"\x00-\x1f\x7f-\x9f\ud800-\udfff"  # control characters and lone surrogates
+# no white space at either end (a path cannot carry it unambiguously), no control character anywhere
+ID_PATTERN = rf"^[^\s{_NOT_IN_ID}](?:[^{_NOT_IN_ID}]*[^\s{_NOT_IN_ID}])?$"
+_NOT_IN_URL = r"\s\x00-\x1f\x7f-\x9f\ufeff\ud800-\udfff"  # what the JSONL reader would change in a url
+URL_PATTERN = rf"^https?://[^{_NOT_IN_URL}/?#]+(?:[/?#][^{_NOT_IN_URL}]*)?$"
+DATE_PATTERN = (r"^[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+                r"(?:[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+                r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?)?$")
+_WORD = r"[^\s\x00-\x1f\x7f-\x9f\ufeff\ud800-\udfff]"  # a character the committer keeps, not white space
+# the names the JSONL reader (`indexer add`) also reads a field under, used when the field itself is absent
+ALIASES: dict[str, tuple[str, ...]] = {"id": ("_id",), "title": ("headline",), "text": ("body", "content"),
+                                       "date": ("published", "published_at"), "url": ("link",)}
+
+
+def _usable(name: str, value: Any) -> bool:
+    """What the JSONL reader takes from a field: a non-blank string (or, for an id, an integer)."""
+    if name == "id" and isinstance(value, int) and not isinstance(value, bool):
+        return True
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _matching(pattern: str, what: str) -> Any:
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not compiled.fullmatch(value):
+            raise ValueError(f"must be {what}")
+        return value
+    return check
+
+
+def _iso_time(value: Any) -> Any:
+    """An ISO 8601 day or time that exists (not 2024-02-30): the committer reads it as this day."""
+    if isinstance(value, str):
+        if not re.fullmatch(DATE_PATTERN, value):
+            raise ValueError("must be an ISO 8601 date (YYYY-MM-DD, a year from 1000) or time "
+                             "(YYYY-MM-DDTHH:MM[:SS[.ffffff]][Z|±HH:MM])")
+        try:
+            dt.datetime.fromisoformat(value) if len(value) > 10 else dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"is not a real date or time: {value!r}") from None
+    return value
+
+
+ArticleId = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, json_schema_extra={"pattern": ID_PATTERN}),
+                      AfterValidator(_matching(ID_PATTERN, "an id without control characters or white space at "
+                                                           "either end"))]
+IsoTime = Annotated[str, Field(max_length=35, json_schema_extra={"pattern": DATE_PATTERN}), AfterValidator(_iso_time)]
+HttpUrlText = Annotated[str, Field(max_length=MAX_URL_CHARS, json_schema_extra={"pattern": URL_PATTERN}),
+                        AfterValidator(_matching(URL_PATTERN, "an http(s) URL without white space"))]
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+
+
+class ArticleIn(BaseModel):
+    """One article to add or replace: the fields of `indexer add`'s JSONL format, checked.
+
+    `id` (or, without one, `url`: the id is then derived from it as `indexer add` derives it) names the article;
+    a write with a live id replaces that article when its content changed. `text` is required unless `title` is
+    given (a headline-only brief). Absent, null and blank optional fields are the same. Also read under the JSONL
+    names when the field itself is absent: `_id`, `headline`, `body` or `content`, `published` or
+    `published_at`, `link`. Any other field is ignored (a CMS sends its own), and not stored."""
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, frozen=True, json_schema_extra={
+        "additionalProperties": True,
+        # the rule across fields, for readers and generators (the aliases above also satisfy it); POST adds
+        # IDENTIFIED (PUT's path names the article)
+        "anyOf": [{"required": [name], "properties": {name: {"type": "string", "pattern": _WORD}}}
+                  for name in ("text", "title")]})
+
+    id: ArticleId | Annotated[int, Field(ge=0, le=MAX_INT_ID)] | None = Field(
+        None, description="The article's id: a string (no control characters, no white space at either end) or a "
+                          "non-negative integer (stored as its decimal string); required unless url is given")
+    title: str | None = Field(None, description="The headline")
+    text: str | None = Field(None, description="The body; paragraphs separated by blank lines. Required (not "
+                                               "blank) unless title is given")
+    date: IsoTime | None = Field(None, description="Publication day (YYYY-MM-DD) or time (ISO 8601; without a zone "
+                                                   "read as UTC)")
+    url: HttpUrlText | None = Field(None, description="The article's http(s) address; names the source when "
+                                                      "source is not given")
+    source: Name | None = Field(None, description="The outlet (\"Reuters\"); default: from the url's domain")
+    agencies: Annotated[list[Name], Field(max_length=MAX_AGENCIES)] | None = Field(
+        None, description="Wire agencies credited (\"AFP\", \"dpa\")")
+    dateline: Name | None = Field(None, description="The wire's dateline (\"SALVADOR, Feb 26\"): its place is "
+                                                    "kept, and its date is read when date is not given")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _jsonl_names(cls, data: Any) -> Any:
+        """A field absent (or null or blank) is read under its JSONL name, as `indexer add` reads it."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, others in ALIASES.items():
+            if _usable(name, out.get(name)):
+                continue
+            found = next((out[o] for o in others if _usable(name, out.get(o))), None)
+            if found is not None:
+                out[name] = found
+        return out
+
+
+IDENTIFIED: dict[str, Any] = {  # a POSTed article names itself: an id, or a url to derive it from
+    "anyOf": [{"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in ("id", "url")]}
+
+
+class WriteAccepted(Response):
+    """A write journaled: durable before this answer, searchable once `indexer follow` commits it (about a second)."""
+
+    id: str = Field(description="The article's id")
+    seq: Annotated[int, Field(ge=1)] = Field(description="The write's journal sequence number: `indexer stats` "
+                                                         "shows how far commits have come")
+    took_ms: Annotated[float, Field(ge=0)]
+
+
+class BulkItem(Response):
+    """What became of one line of a batch: accepted (202, with its seq) or refused (400, with the error)."""
+
+    line: Annotated[int, Field(ge=1)] = Field(description="The line of the body (1 for a JSON body)")
+    id: str | None = Field(description="The article's id, null when the line gives none that is usable")
+    status: Literal[202, 400]
+    seq: Annotated[int, Field(ge=1)] | None = Field(description="The journal sequence number when accepted")
+    error: ErrorDetail | None = Field(description="Why the article was refused, its field named in param")
+
+
+class BulkResult(Response):
+    """Per article, in the order sent, like Elasticsearch's bulk API: one bad article does not sink the others."""
+
+    took_ms: Annotated[float, Field(ge=0)]
+    errors: bool = Field(description="true when any item was refused")
+    items: list[BulkItem]
+
+
+RESPONSES: tuple[type[Response], ...] = (Error, SearchResult, Article, SpeakerList, IndexSummary, Health,
+                                         WriteAccepted, BulkResult)
