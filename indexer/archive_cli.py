@@ -15,7 +15,7 @@ import click
 from search.errors import NewsclipError
 
 from .build import BuildConfig, iter_articles
-from .living import apply_journaled
+from .living import apply_journaled, merge_in_background, writer_lock
 from .sources import FORMATS, MAX_ARTICLE_BYTES, Problem
 from .sources.jsonl import bounded_lines, parse_line
 from .sources.walk import walk_sources
@@ -103,6 +103,15 @@ def add(sources: tuple[str, ...], index_dir: Path, fmt: str | None, max_article_
         click.echo(f"error: add failed, the index is unchanged: {exc}", err=True)
         sys.exit(EXIT_FAILED)
     _report(report, problems, as_json)
+    _merge_later(index_dir)
+
+
+def _merge_later(index_dir: Path) -> None:
+    """Segments merge in the background (the policy of indexer/mergepolicy.py): never delays the write."""
+    try:
+        merge_in_background(index_dir)
+    except (NewsclipError, OSError) as exc:
+        click.echo(f"warning: no background merge started: {exc}", err=True)
 
 
 @click.command()
@@ -111,8 +120,10 @@ def add(sources: tuple[str, ...], index_dir: Path, fmt: str | None, max_article_
               help="File of article ids, one per line (- for stdin)")
 @click.option("--index", "index_dir", default="var/index", show_default=True, type=click.Path(path_type=Path),
               envvar="NEWSCLIP_INDEX")
+@click.option("--expunge", is_flag=True,
+              help="Also rewrite the segments that held them at once, so not even a rare word of theirs remains")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
-def delete(ids: tuple[str, ...], ids_file, index_dir: Path, as_json: bool) -> None:  # noqa: ANN001 - click's file
+def delete(ids: tuple[str, ...], ids_file, index_dir: Path, expunge: bool, as_json: bool) -> None:  # noqa: ANN001
     """Delete articles: gone from every answer once this exits 0, their text purged from the index's files."""
     wanted = list(ids) + ([line.strip() for line in ids_file if line.strip()] if ids_file else [])
     if not wanted:
@@ -120,10 +131,56 @@ def delete(ids: tuple[str, ...], ids_file, index_dir: Path, as_json: bool) -> No
         sys.exit(EXIT_BAD_INPUT)
     try:
         report = apply_journaled(index_dir, deletes=list(dict.fromkeys(wanted)))
+        if expunge and report.deleted:
+            report.generation, report.segments = expunge_deleted(index_dir)
     except (NewsclipError, OSError, sqlite3.Error) as exc:
         click.echo(f"error: delete failed, the index is unchanged: {exc}", err=True)
         sys.exit(EXIT_FAILED)
     _report(report, [], as_json)
+    if not expunge:
+        _merge_later(index_dir)
+
+
+def expunge_deleted(index_dir: Path) -> tuple[int, int]:
+    """Rewrite every segment with deleted rows (alone), so its term dictionary forgets them; (generation, segments)."""
+    from search.commit import read_commit
+    from search.layout import current_build, read_manifest
+
+    from .merge import apply_merge
+
+    build = current_build(index_dir)
+    articles = int(read_manifest(build)["counts"]["articles"])
+    commit = read_commit(build, articles)
+    for i in range(len(commit.segments) - 1, -1, -1):  # from the last: the earlier indexes hold
+        commit = read_commit(build, articles)
+        if commit.segments[i].deleted is not None:
+            commit = apply_merge(build, commit, i, i, BuildConfig(index_dir=index_dir, progress=False),
+                                 lock=lambda: writer_lock(index_dir))
+    return commit.generation, len(commit.segments)
+
+
+@click.command()
+@click.option("--index", "index_dir", default="var/index", show_default=True, type=click.Path(path_type=Path),
+              envvar="NEWSCLIP_INDEX")
+@click.option("--quiet", is_flag=True, help="Say nothing when there is nothing to merge or a merge is running")
+def merge(index_dir: Path, quiet: bool) -> None:
+    """Merge segments as the merge policy says (indexer/mergepolicy.py) until it is content; searches go on."""
+    from search.layout import current_build
+
+    from .merge import MergeBusy, MergeConflict, merge_all
+
+    try:
+        done = merge_all(current_build(index_dir), BuildConfig(index_dir=index_dir, progress=False),
+                         lock=lambda: writer_lock(index_dir))
+    except (MergeBusy, MergeConflict) as exc:  # another merge runs, or a writer moved on: the next one will do
+        if not quiet:
+            click.echo(f"no merge: {exc}", err=True)
+        return
+    except (NewsclipError, OSError, sqlite3.Error) as exc:
+        click.echo(f"error: merge failed, the index is unchanged: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    if done and not quiet:
+        click.echo(f"{len(done)} merge(s): commit {done[-1].generation}, {len(done[-1].segments)} segments")
 
 
 @click.command()
@@ -154,5 +211,8 @@ def follow(index_dir: Path, interval: float) -> None:
             embedder = report.embedder or embedder
             click.echo(f"commit {report.generation}: {len(report.added)} added, {len(report.replaced)} replaced, "
                        f"{len(report.deleted)} deleted in {time.perf_counter() - began:.2f} s", err=True)
+            for problem in report.problems:
+                click.echo(f"  skipped: {problem}", err=True)
+            _merge_later(index_dir)
         except (NewsclipError, OSError, sqlite3.Error) as exc:  # logged and tried again: the journal keeps them
             click.echo(f"error: {exc}", err=True)

@@ -129,13 +129,12 @@ def rebuild(sources: tuple[Path, ...], index_dir: Path, fmt: str | None, model: 
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
 def stats(index_dir: Path, as_json: bool) -> None:
     """Print the current build's summary with its live commit: segments, live and deleted passages, the journal."""
-    from .living import commit_summary  # noqa: PLC0415
+    from search.segments import commit_summary  # noqa: PLC0415
 
     try:
         build = current_build(index_dir)
-        info = summary(read_manifest(build), build)
-        live = commit_summary(index_dir)
-        info.update({"articles": live.pop("live_articles"), "passages": live.pop("live_passages"), **live})
+        manifest = read_manifest(build)
+        info = {**summary(manifest, build), **commit_summary(build, manifest)}
     except NewsclipError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_BUILD_FAILED)
@@ -230,8 +229,9 @@ def eval_command(dataset_dir: Path, split: str, index_dir: Path | None, model: s
         click.echo(f"{mode:<14}" + "".join(f"{row[m]:>9.4f}" for m in METRICS))
 
 
-from .archive_cli import add, delete, follow  # noqa: E402 - the living archive's commands, in their own module
+from .archive_cli import add, delete, follow, merge  # noqa: E402 - the living archive's commands, own module
 
 main.add_command(add)
 main.add_command(delete)
 main.add_command(follow)
+main.add_command(merge)

@@ -28,6 +28,7 @@ from search.store import Store
 
 from .build import BuildConfig
 from .commits import collect_garbage, publish_commit, write_deleted
+from .merge import release_base
 from .purge import purge_articles
 from .segment import write_segment
 from .sources.base import ParseError
@@ -192,6 +193,7 @@ class ArchiveWriter:
         for s, rows in kill.items():  # the text goes once the commit no longer serves it
             purge_articles(segment_dir(self.build_dir, commit.segments[s]), sorted(rows))
         collect_garbage(self.build_dir, [new, commit])
+        release_base(self.build_dir, [new, commit])  # a base merged away: its files (and deleted text) go
         report.timings["purge"] = time.perf_counter() - t
         report.generation, report.segments = new.generation, len(new.segments)
         report.seconds = time.perf_counter() - began
@@ -237,7 +239,9 @@ def apply_journaled(index_dir: Path, adds: Sequence[Article] = (), deletes: Sequ
             writer._embedder = embedder  # a follower keeps its model loaded between commits
         commit = writer.commit()
         with Journal(index_dir, committed_seq=commit.journal_seq) as journal:
-            pending = list(journal.replay(commit.journal_seq))  # writes a killed writer acknowledged
+            # writes a killed writer acknowledged; a rebuild starts its commits at journal position 0, after
+            # records the previous build's commits already held (and the journal dropped)
+            pending = list(journal.replay(max(commit.journal_seq, journal.last_seq - journal.pending())))
             records = [Add(article_record(a)) for a in adds] + [Delete(i) for i in deletes]
             seqs = journal.append(records) if records else []
             upto = max([commit.journal_seq, *seqs, *(s for s, _ in pending)])
@@ -264,41 +268,21 @@ def apply_journaled(index_dir: Path, adds: Sequence[Article] = (), deletes: Sequ
         return report
 
 
-def commit_summary(index_dir: Path) -> dict[str, Any]:
-    """What `indexer stats` adds for a living build: segments, live and deleted articles and passages, the last
-    commit, the journal's pending writes. Read-only: no lock, nothing repaired."""
-    from search.columns import load_columns  # noqa: PLC0415 - only stats needs it
-    from search.layout import COLUMNS
+def merge_in_background(index_dir: Path) -> int | None:
+    """Start `indexer merge` as a detached process when the merge policy has work, so the writer that just
+    committed returns at once; its pid, or None when nothing is to merge. One merge runs at a time per build."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
 
-    from search.journal import pending_records
+    from .merge import segment_sizes  # noqa: PLC0415
+    from .mergepolicy import MergePolicy, plan_merges  # noqa: PLC0415
 
     build = current_build(Path(index_dir))
-    manifest = read_manifest(build)
-    commit = read_commit(build, int(manifest["counts"]["articles"]))
-    dimension = int(manifest["model"]["dimension"])
-    rows = []
-    for ref in commit.segments:
-        folder = segment_dir(build, ref)
-        own = manifest if ref.path == BASE else read_manifest(folder)
-        counts = own["counts"]
-        dead = load_deleted(build, ref)
-        passages = int(counts["passages"])
-        dead_passages = 0
-        if dead.size:
-            cols = load_columns(folder / COLUMNS, int(counts["articles"]), passages, dimension)
-            dead_passages = int(np.isin(cols.passage_article, dead).sum())
-        rows.append({"segment": ref.name, "articles": int(counts["articles"]) - int(dead.size),
-                     "passages": passages - dead_passages, "deleted_articles": int(dead.size),
-                     "deleted_passages": dead_passages})
-    return {
-        "segments": len(rows),
-        "live_articles": sum(r["articles"] for r in rows),
-        "live_passages": sum(r["passages"] for r in rows),
-        "deleted_articles": sum(r["deleted_articles"] for r in rows),
-        "deleted_passages": sum(r["deleted_passages"] for r in rows),
-        "generation": commit.generation,
-        "committed_at": commit.committed_at or manifest.get("built_at"),
-        "journal_seq": commit.journal_seq,
-        "journal_pending": pending_records(Path(index_dir), commit.journal_seq),
-        "segment_list": rows,
-    }
+    commit = read_commit(build, int(read_manifest(build)["counts"]["articles"]))
+    sizes, shares = segment_sizes(build, commit)
+    if not plan_merges(sizes, shares, MergePolicy(), has_base=commit.segments[0].path == BASE):
+        return None
+    child = subprocess.Popen([sys.executable, "-m", "indexer", "merge", "--index", str(index_dir), "--quiet"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    return child.pid

@@ -154,7 +154,8 @@ class LiveIndex:
             manifest = read_manifest(build)
             if self.verify:  # stores a delete purged since the build are named by the commit, and not checked
                 commit = read_commit(build, int(manifest.get("counts", {}).get("articles", 0)))
-                manifest = verify_build(build, manifest, skip=frozenset(commit.mutable))
+                retired = commit.extra.get("base_retired", [])  # the base's files a merge removed
+                manifest = verify_build(build, manifest, skip=frozenset([*commit.mutable, *retired]))
             engine = self.opener(build, manifest, previous)
         except (NewsclipError, OSError, ValueError) as exc:
             release_build(lease)

@@ -139,6 +139,11 @@ def test_cli_add_delete_and_stats(tmp_path: Path, stories: list[dict], embedder)
     assert stats["generation"] == 2 and stats["journal_pending"] == 0 and stats["committed_at"]
     assert stats["deleted_passages"] >= 1
     text = runner.invoke(main, ["stats", "--index", str(index)]).stdout
+    # a rebuild starts over at commit 0 with the journal's numbers higher: adds still work after it
+    build_index(BuildConfig(sources=(write_jsonl(tmp_path / "base.jsonl", stories[:5]),), index_dir=index,
+                            progress=False), embedder=embedder)
+    out = runner.invoke(main, ["add", "--index", str(index), "--source", "-", "--json"], input=json.dumps(stories[9]))
+    assert out.exit_code == 0 and json.loads(out.stdout)["added"] == 1, out.output
     assert "segments" in text and "deleted" in text
     assert runner.invoke(main, ["delete", "--index", str(index)]).exit_code == 3
     empty = runner.invoke(main, ["add", "--index", str(index), "--source", "-"], input="{}\n")
@@ -154,3 +159,24 @@ def test_a_second_writer_waits_for_the_first(tmp_path: Path) -> None:
             with writer_lock(tmp_path, timeout=0.2):
                 pass
         assert time.monotonic() - began >= 0.2
+
+
+@pytest.mark.slow
+def test_delete_expunge_leaves_not_even_a_rare_word(tmp_path: Path, stories: list[dict], embedder) -> None:
+    index = tmp_path / "index"
+    build_index(BuildConfig(sources=(write_jsonl(tmp_path / "base.jsonl", stories[:6]),), index_dir=index,
+                            progress=False), embedder=embedder)
+    planted = {"id": "planted-2", "title": PLANTED_TITLE, "body": PLANTED + "."}
+    runner = CliRunner()
+    assert runner.invoke(main, ["add", "--index", str(index), "--source", "-"], input=json.dumps(planted)).exit_code == 0
+    assert runner.invoke(main, ["add", "--index", str(index), "--source", "-"],
+                         input=json.dumps(stories[7])).exit_code == 0
+    out = runner.invoke(main, ["delete", "--index", str(index), "--id", "planted-2", "--id", str(stories[1]["id"]),
+                               "--expunge", "--json"])
+    assert out.exit_code == 0, out.output
+    for path in index.rglob("*"):
+        if path.is_file() and "cache" not in path.parts:
+            assert b"vetluga" not in path.read_bytes().lower(), path  # the rare word, stemmed or not
+    engine = SearchEngine.open(index, embedder=embedder)
+    assert engine.summary()["deleted_articles"] == 0 and engine.summary()["articles"] == 6
+    assert engine.search(SearchRequest(q="amber walruses Vetluga", mode="bm25")).hits == ()
