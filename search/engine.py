@@ -28,7 +28,7 @@ from .quotes import QuoteIndex
 from .query import ParsedQuery, contains_phrase, parse_question, validate
 from .ranking import Query, Ranker, Windows
 from .relevance import NO_MATCH, WEAK_ONLY, Gate, language_notice
-from .segments import SegmentCache, open_snapshot
+from .segments import SegmentCache, commit_summary, open_snapshot
 from .text import tokenize
 
 _EPOCH = dt.date(1970, 1, 1)
@@ -162,20 +162,8 @@ class SearchEngine:
         self.store.close()
 
     def summary(self) -> dict[str, Any]:
-        """What `indexer stats --json` prints for this build: the build's figures, then the live commit's."""
-        out = summary(self.manifest, self.build_dir)
-        snap, commit = self.snapshot, self.commit
-        out.update({
-            "articles": snap.live_articles,
-            "passages": snap.live_passages,
-            "deleted_articles": snap.n_articles - snap.live_articles,
-            "deleted_passages": snap.n_passages - snap.live_passages,
-            "segments": len(commit.segments),
-            "generation": commit.generation,
-            "committed_at": commit.committed_at or self.manifest.get("built_at"),
-            "journal_seq": commit.journal_seq,
-        })
-        return out
+        """What `indexer stats --json` prints for this build: the build's figures, then its newest commit's."""
+        return {**summary(self.manifest, self.build_dir), **commit_summary(self.build_dir, self.manifest)}
 
     def archive(self) -> dict[str, Any]:
         """What the archive holds, for the page: articles, passages, quotations, first and last day, last update."""

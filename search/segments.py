@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .bm25 import BM25Index, BM25Params
-from .commit import Commit, load_deleted, read_commit, segment_dir
+from .commit import BASE, Commit, load_deleted, read_commit, segment_dir
 from .columns import NO_DAY, NO_TIME, Columns, load_columns
 from .dense import ConcatDense, load_dense
 from .errors import IndexCorrupt
@@ -308,3 +308,37 @@ def open_snapshot(build_dir: Path, manifest: dict[str, Any], cache: SegmentCache
     params = BM25Params(float(bm25.get("k1", 1.2)), float(bm25.get("b", 0.5)), float(bm25.get("epsilon", 0.25)))
     cache.keep_only(set(paths))
     return compose(readers, deleted, params, commit.extra.get("df_histograms")), commit
+
+
+def commit_summary(build_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The live commit's figures, for `indexer stats` and `/api/index` alike: segments, live and deleted articles
+    and passages, the commit, the journal's pending writes. Read-only: no lock, nothing repaired."""
+    from .journal import pending_records  # noqa: PLC0415
+
+    build_dir = Path(build_dir)
+    commit = read_commit(build_dir, int(manifest["counts"]["articles"]))
+    dimension = int(manifest["model"]["dimension"])
+    rows = []
+    for ref in commit.segments:
+        folder = segment_dir(build_dir, ref)
+        counts = (manifest if ref.path == BASE else read_manifest(folder))["counts"]
+        dead = load_deleted(build_dir, ref)
+        passages, dead_passages = int(counts["passages"]), 0
+        if dead.size:
+            cols = load_columns(folder / COLUMNS, int(counts["articles"]), passages, dimension)
+            dead_passages = int(np.isin(cols.passage_article, dead).sum())
+        rows.append({"segment": ref.name, "articles": int(counts["articles"]) - int(dead.size),
+                     "passages": passages - dead_passages, "deleted_articles": int(dead.size),
+                     "deleted_passages": dead_passages})
+    return {
+        "articles": sum(r["articles"] for r in rows),
+        "passages": sum(r["passages"] for r in rows),
+        "segments": len(rows),
+        "deleted_articles": sum(r["deleted_articles"] for r in rows),
+        "deleted_passages": sum(r["deleted_passages"] for r in rows),
+        "generation": commit.generation,
+        "committed_at": commit.committed_at or manifest.get("built_at"),
+        "journal_seq": commit.journal_seq,
+        "journal_pending": pending_records(build_dir.parent.parent, commit.journal_seq),  # index/builds/<build>
+        "segment_list": rows,
+    }

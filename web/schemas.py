@@ -314,6 +314,16 @@ class SpeakerList(Response):
     speakers: list[Count] = Field(description="Full and partial quotations by each speaker")
 
 
+class SegmentSummary(Response):
+    """One segment of the live commit."""
+
+    segment: str
+    articles: Offset
+    passages: Offset
+    deleted_articles: Offset
+    deleted_passages: Offset
+
+
 class IndexSummary(Response):
     """The build being served: the fields of `indexer stats --json` but its server path."""
 
@@ -330,6 +340,14 @@ class IndexSummary(Response):
     dense_index: str | None
     sources: Offset
     bytes: Offset
+    segments: Offset = Field(description="Segments of the live commit (the build is the first)")
+    deleted_articles: Offset
+    deleted_passages: Offset
+    generation: Offset = Field(description="The live commit's number; 0: the build as published")
+    committed_at: str | None
+    journal_seq: Offset
+    journal_pending: Offset = Field(description="Acknowledged writes no commit holds yet")
+    segment_list: list[SegmentSummary]
 
 
 class Health(Response):
