@@ -230,7 +230,7 @@ def apply_journaled(index_dir: Path, adds: Sequence[Article] = (), deletes: Sequ
     """The CLI's write: under the writer lock, the writes go to the journal (fsynced), then into one commit that
     records the journal position, then the journal drops them. A crash at any point loses nothing: the next
     writer replays what the last commit does not hold."""
-    from search.journal import Add, Delete, Journal
+    from search.journal import Add, Delete, Journal, JournalLock
 
     index_dir = Path(index_dir)
     with writer_lock(index_dir, lock_timeout):
@@ -238,32 +238,35 @@ def apply_journaled(index_dir: Path, adds: Sequence[Article] = (), deletes: Sequ
         if embedder is not None and embedder.fingerprint == writer.manifest.get("model", {}).get("fingerprint"):
             writer._embedder = embedder  # a follower keeps its model loaded between commits
         commit = writer.commit()
-        with Journal(index_dir, committed_seq=commit.journal_seq) as journal:
-            # writes a killed writer acknowledged; a rebuild starts its commits at journal position 0, after
-            # records the previous build's commits already held (and the journal dropped)
-            pending = list(journal.replay(max(commit.journal_seq, journal.last_seq - journal.pending())))
-            records = [Add(article_record(a)) for a in adds] + [Delete(i) for i in deletes]
-            seqs = journal.append(records) if records else []
-            upto = max([commit.journal_seq, *seqs, *(s for s, _ in pending)])
-            report = WriteReport()
-            final: dict[str, Article | None] = {}  # each id's last write wins, in journal order
-            for _, record in [*pending, *zip(seqs, records)]:
-                if isinstance(record, Add):
-                    try:
-                        article = record_article(record.article)
-                    except ParseError as exc:  # validated by the API, so rare: logged by the follower, dropped
-                        report.problems.append(f"{record.article_id}: {exc}")
-                        continue
-                    final.pop(article.id, None)
-                    final[article.id] = article
-                else:
-                    final.pop(record.article_id, None)
-                    final[record.article_id] = None
-            problems = report.problems
-            report = writer.apply([a for a in final.values() if a is not None],
-                                  [i for i, a in final.items() if a is None], journal_seq=upto)
-            report.problems = problems
-            journal.purge(upto)
+        records = [Add(article_record(a)) for a in adds] + [Delete(i) for i in deletes]
+        with JournalLock(index_dir, timeout=lock_timeout):  # the journal only: ingest requests append meanwhile
+            with Journal(index_dir, committed_seq=commit.journal_seq) as journal:
+                # writes acknowledged but not committed (a killed writer's, the ingest API's); a rebuild starts its
+                # commits at journal position 0, after records the previous build's commits held and dropped
+                pending = list(journal.replay(max(commit.journal_seq, journal.last_seq - journal.pending())))
+                seqs = journal.append(records) if records else []
+        upto = max([commit.journal_seq, *seqs, *(s for s, _ in pending)])
+        report = WriteReport()
+        final: dict[str, Article | None] = {}  # each id's last write wins, in journal order
+        for _, record in [*pending, *zip(seqs, records)]:
+            if isinstance(record, Add):
+                try:
+                    article = record_article(record.article)
+                except ParseError as exc:  # validated by the API, so rare: logged by the follower, dropped
+                    report.problems.append(f"{record.article_id}: {exc}")
+                    continue
+                final.pop(article.id, None)
+                final[article.id] = article
+            else:
+                final.pop(record.article_id, None)
+                final[record.article_id] = None
+        problems = report.problems
+        report = writer.apply([a for a in final.values() if a is not None],
+                              [i for i, a in final.items() if a is None], journal_seq=upto)
+        report.problems = problems
+        with JournalLock(index_dir, timeout=lock_timeout):
+            with Journal(index_dir, committed_seq=upto):  # opening at the new commit's position drops what it holds
+                pass
         report.embedder = writer._embedder
         return report
 

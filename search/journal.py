@@ -530,8 +530,10 @@ class WriterLock:
     second WriterLock in the same process is busy too; do not fork while holding it. The file is never deleted
     (deleting a flock file races with the next locker); it holds the holder's pid, for the message only."""
 
+    lock_file = LOCK_FILE
+
     def __init__(self, index_dir: str | os.PathLike[str], *, timeout: float | None = 0.0) -> None:
-        self.path = Path(index_dir) / LOCK_FILE
+        self.path = Path(index_dir) / self.lock_file
         self.timeout = timeout
         self._fd = -1
 
@@ -583,3 +585,11 @@ class WriterLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+class JournalLock(WriterLock):
+    """The journal's own lock, held only while the journal is opened, appended to, replayed or purged (milliseconds),
+    never while a commit embeds: an ingest request waits for the journal, not for a commit. A committer takes
+    WriterLock for the whole commit and JournalLock around each touch of the journal."""
+
+    lock_file = ".journal.lock"

@@ -26,7 +26,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from bench.server import serving
 from conftest import ROOT
 from search.commit import read_commit
-from search.journal import Add, Delete, Journal, WriterLock
+from search.journal import Add, Delete, Journal, JournalLock, WriterLock
 from search.layout import current_build
 from test_web_api import checked
 from web import create_app, schemas
@@ -292,7 +292,11 @@ def test_a_busy_writer_is_a_503_with_retry_after(index: Path, embedder, openapi)
     app = create_app({"INDEX": index, "TESTING": True, "EMBEDDER": embedder, "RELOAD_INTERVAL": 0,
                       "INGEST_TOKEN": TOKEN, "INGEST_LOCK_TIMEOUT": 0.2})
     try:
-        with WriterLock(index, timeout=5):  # a commit or a rebuild holds the index
+        with WriterLock(index, timeout=5):  # a commit (embedding) holds the index: ingest does not wait for it
+            other = {"id": "while-committing", "title": "Tide tables", "text": "High water at noon."}
+            response = app.test_client().post("/api/articles", json=other, headers=AUTH)
+        assert response.status_code == 202
+        with JournalLock(index, timeout=5):  # a committer reading or purging the journal, stuck past the timeout
             response = app.test_client().post("/api/articles", json=HARBOUR, headers=AUTH)
         assert response.status_code == 503 and response.headers["Retry-After"] == "1"
         assert checked(response, openapi)["error"]["code"] == "writer_busy"

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ValidationError
 
 from search.commit import read_commit
 from search.errors import NewsclipError
-from search.journal import Add, Delete, Journal, JournalError, Record, WriterBusy, WriterLock
+from search.journal import Add, Delete, Journal, JournalError, JournalLock, Record, WriterBusy
 from search.layout import current_build
 
 from . import schemas
@@ -308,16 +308,17 @@ def check_path_id(article_id: str) -> str:
 
 
 def journal(records: list[Record]) -> list[int]:
-    """Append the records to the index's journal, fdatasynced, under the index's writer lock; their seqs.
+    """Append the records to the index's journal, fdatasynced, under the journal's lock; their seqs.
 
-    Raises IngestError 503 when the lock stays taken past INGEST_LOCK_TIMEOUT (a commit holds it while it runs)
-    or the journal cannot be written; nothing is acknowledged then."""
+    Raises IngestError 503 when the lock stays taken past INGEST_LOCK_TIMEOUT (a committer holds it only while it
+    reads or purges the journal, never while it embeds) or the journal cannot be written; nothing is
+    acknowledged then."""
     settings = _settings()
     deadline = time.monotonic() + settings.lock_timeout
     if not settings.lock.acquire(timeout=settings.lock_timeout):
         raise _busy()
     try:
-        with WriterLock(settings.index_dir, timeout=max(0.0, deadline - time.monotonic())):
+        with JournalLock(settings.index_dir, timeout=max(0.0, deadline - time.monotonic())):
             # the commit's journal position: the records up to it are committed (the base build alone is at 0,
             # whatever its article count, so that count is not read)
             committed = read_commit(current_build(settings.index_dir), 0).journal_seq
