@@ -22,7 +22,8 @@ import indexer.quotes
 from conftest import ROOT, reuters_stories, write_jsonl
 from indexer.build import BuildConfig, build_index
 from indexer.cli import main
-from indexer.living import ArchiveWriter, commit_summary, writer_lock
+from indexer.living import ArchiveWriter, writer_lock
+from search.segments import commit_summary
 from indexer.merge import (MergeConflict, apply_merge, base_files, merge_all, merge_dense, merge_segments,
                            merged_name, release_base, segment_sizes)
 from indexer.mergepolicy import MergePolicy, plan_merges, segment_bound
@@ -30,7 +31,7 @@ from indexer.sources import read_articles
 from search.commit import BASE, read_commit
 from search.dense import DenseConfig, build_dense, save_dense
 from search.engine import SearchEngine
-from search.layout import current_build, verify_build
+from search.layout import current_build, read_manifest, verify_build
 from search.models import Hit, SearchRequest
 
 QUESTIONS = ["What did Cranston say?", "interest rates", "said the company", "market", "company profit rose",
@@ -185,7 +186,7 @@ def test_a_merge_changes_no_answer_and_computes_nothing(index: Path, embedder, m
     merged_row = stats["segment_list"][1]
     assert merged_row["deleted_articles"] == merged_row["deleted_passages"] == 0
     assert stats["deleted_articles"] == stats_before["segment_list"][0]["deleted_articles"]  # the base's, kept
-    assert commit_summary(index)["live_passages"] == sum(segment_sizes(build, new)[0])
+    assert commit_summary(build, read_manifest(build))["passages"] == sum(segment_sizes(build, new)[0])
 
     # the next commit's collection removes the merged segments' folders (kept meanwhile for readers of the last)
     _write(index, embedder, deletes=[str(reuters_stories(11)[10]["id"])])
@@ -214,8 +215,9 @@ def test_merging_the_base_retires_its_files(index: Path, embedder) -> None:
     later = _write(index, embedder, deletes=[str(reuters_stories(11)[10]["id"])])  # now in the merged segment
     assert later.segments == 3 and not (build / ref.path).exists()
     mid = answers(SearchEngine.open(index, embedder=embedder))
-    removed = release_base(build, [read_commit(build, 0), new])
-    assert "store.sqlite" in removed and not (build / "store.sqlite").exists() and (build / "manifest.json").exists()
+    # the writer released the base itself after its commit: its files are gone, its manifest and model stay
+    assert not (build / "store.sqlite").exists() and (build / "manifest.json").exists()
+    assert release_base(build, [read_commit(build, 0), new]) == []  # nothing left to release
     head = read_commit(build, 0)
     assert head.extra["base_retired"] == base_files(build)  # a writer's commit keeps it (and drops from mutable)
     # what a server checks when it loads the build: its files but the purged and retired ones
