@@ -105,6 +105,7 @@ class SearchEngine:
         self.embedder = embedder
         self.segments = segments if segments is not None else SegmentCache()
         snapshot, self.commit = open_snapshot(build_dir, manifest, self.segments)
+        self.segments.acquire()
         self.snapshot = snapshot
         self.store = snapshot.store
         self.bm25 = snapshot.bm25
@@ -158,8 +159,9 @@ class SearchEngine:
         return engine
 
     def close(self) -> None:
-        """Close the store's connections; the arrays and FAISS maps go with the last reference to the engine."""
-        self.store.close()
+        """Let go of the segments; the last engine sharing them closes their stores' connections (the arrays and
+        FAISS maps go with the last reference)."""
+        self.segments.release()
 
     def summary(self) -> dict[str, Any]:
         """What `indexer stats --json` prints for this build: the build's figures, then its newest commit's."""

@@ -267,6 +267,20 @@ class SegmentCache:
     def __init__(self) -> None:
         self._readers: dict[Path, SegmentReader] = {}
         self._lock = threading.Lock()
+        self._users = 0  # engines (one per commit served) sharing these readers
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._users += 1
+
+    def release(self) -> None:
+        """An engine is done: the last one closes the stores (a replaced commit must not close them under the
+        engine of the next commit, which shares them)."""
+        with self._lock:
+            self._users -= 1
+            readers = list(self._readers.values()) if self._users <= 0 else []
+        for reader in readers:
+            reader.close()
 
     def get(self, path: Path, opener: Any) -> SegmentReader:
         with self._lock:
