@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NewsclipError
+from .layout import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -237,14 +238,6 @@ def _file_name(first_seq: int) -> str:
     return f"journal-{first_seq:020d}.log"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_all(fd: int, data: bytes, offset: int) -> None:
     view = memoryview(data)
     while view:
@@ -388,7 +381,7 @@ class Journal:
         fresh = not self.dir.exists()
         self.dir.mkdir(parents=True, exist_ok=True)
         if fresh:
-            _fsync_dir(self.dir.parent)
+            fsync_dir(self.dir.parent)
         logs: dict[int, Path] = {}
         changed = False
         for entry in os.scandir(self.dir):
@@ -412,7 +405,7 @@ class Journal:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
             changed = True
         if changed:
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
         try:
             size = os.fstat(fd).st_size
@@ -480,7 +473,7 @@ class Journal:
                 pass
             raise
         try:  # the new file is live now: failing before the switch would append to a file opening deletes
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
             fd = os.open(new_path, os.O_RDWR | os.O_CLOEXEC)
         except BaseException as exc:
             self._failed = exc
@@ -496,7 +489,7 @@ class Journal:
             match = _NAME.fullmatch(entry.name.removesuffix(".tmp"))
             if match and entry.path != str(new_path) and (entry.name.endswith(".tmp") or int(match[1]) <= upto_seq):
                 _remove(Path(entry.path))
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         return dropped
 
     @staticmethod
