@@ -66,7 +66,7 @@ import numpy as np
 
 from search.bm25 import BM25Index
 from search.commit import BASE, SEGMENTS, Commit, SegmentRef, load_deleted, read_commit, segment_dir
-from search.dense import DenseConfig, build_dense, save_dense
+from search.dense import DenseConfig, build_dense, save_dense, stored_vectors
 from search.errors import BuildError, IndexCorrupt
 from search.layout import BM25_DIR, COLUMNS, DENSE, FORMAT_VERSION, MANIFEST, QUOTES, STORE, fsync_dir, read_manifest
 from search.livebm25 import merge as merge_bm25
@@ -247,7 +247,7 @@ def _live_vectors(index: Any, live: np.ndarray) -> Iterator[np.ndarray]:
     """The stored vectors of the live rows, in row order, CHUNK at a time (fp32, as FAISS decodes them)."""
     rows = np.flatnonzero(live).astype(np.int64)
     for i in range(0, rows.size, CHUNK):
-        yield np.ascontiguousarray(index.reconstruct_batch(rows[i : i + CHUNK]), dtype=np.float32)
+        yield np.ascontiguousarray(stored_vectors(index, rows[i : i + CHUNK]), dtype=np.float32)
 
 
 def _hnsw_settings(index: Any) -> tuple[str, int] | None:

@@ -14,7 +14,7 @@ import faiss
 import numpy as np
 
 from .bm25 import BM25Builder, BM25Index, BM25Params
-from .dense import DenseConfig, build_dense, load_dense, save_dense
+from .dense import DenseConfig, build_dense, load_dense, save_dense, stored_vectors
 from .errors import IndexCorrupt
 from .models import QUOTE_KINDS, SPEAKER_NAMED, Quotation
 from .text import QUESTION_WORDS, normalize, tokenize
@@ -200,7 +200,7 @@ class QuoteIndex:
         """The stored unit vectors of some quotations, to compare with the question."""
         if len(rows) == 0:
             return np.zeros((0, self.dense.d), dtype=np.float32)
-        return self.dense.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+        return stored_vectors(self.dense, np.asarray(rows, dtype=np.int64))
 
     def codes_matching(self, value: str) -> list[int]:
         """Speaker codes the speaker filter `value` selects."""

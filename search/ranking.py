@@ -10,15 +10,16 @@ already placed stay where they are.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import faiss
 import numpy as np
 
 from .bm25 import BM25Index
-from .dense import search_dense
+from .dense import search_dense, stored_vectors
 from .models import Scores
-from .relevance import Gate, content_tokens, lexical_share
+from .relevance import Gate, content_tokens, lexical_pass
 
 _EMPTY_ROWS = np.zeros(0, dtype=np.int64)
 _EMPTY_SCORES = np.zeros(0, dtype=np.float64)
@@ -58,6 +59,23 @@ def top_by(rows: np.ndarray, key: np.ndarray, m: int) -> np.ndarray:
     return rows[order]
 
 
+def top_in(scores: np.ndarray, mask: np.ndarray, count: int, m: int) -> np.ndarray:
+    """The m rows of `mask` (`count` of them) with the highest scores, best first, ties to the lower row.
+
+    A strided sample of the mask's rows bounds the m-th best score from below, so only the rows at or above that
+    floor are gathered and sorted (about sqrt(m x count) of them, not all `count`)."""
+    if count > 8 * m:
+        step = max(1, int(math.sqrt(count / m)))
+        sample = np.arange(0, scores.size, step)
+        sample = sample[mask[sample]]
+        if sample.size >= m:
+            floor = np.partition(scores[sample], sample.size - m)[sample.size - m]
+            rows = np.flatnonzero((scores >= floor) & mask)
+            return top_by(rows, scores[rows], m)
+    rows = np.flatnonzero(mask)
+    return top_by(rows, scores[rows], m)
+
+
 @dataclass
 class Ranked:
     """An exact prefix of a question's ranking: rows best first with their fused scores; `complete` when it is all."""
@@ -83,9 +101,10 @@ class Ranker:
         self.bm25_scores: np.ndarray | None = None  # float64 [n], rank_bm25's scores
         self._d_rows, self._d_cos, self._d_window = _EMPTY_ROWS, _EMPTY_SCORES, 0
         self._b_rows, self._b_window, self._b_max = _EMPTY_ROWS, 0, 0.0
-        self._cos: dict[int, float] = {}  # cosines of rows outside the dense window, computed from stored vectors
-        self._where: dict[int, float] = {}
-        self._where_size = -1
+        self._p_rows, self._p_window, self._p_size, self._p_lexical = _EMPTY_ROWS, 0, 0, False  # the fused pool
+        self._n_lexical = -1  # how many rows pass the lexical gate, counted when first needed
+        self._known_rows, self._known_cos = _EMPTY_ROWS, _EMPTY_SCORES  # rows whose cosine is known, sorted
+        self._known_window = 0  # the dense window's size when it was last added to the known rows
         n = self.bm25.n_docs
         q = self.query
         self.lexical = np.zeros(n, dtype=bool)
@@ -93,16 +112,18 @@ class Ranker:
             self.bm25_scores = self.bm25.scores(q.tokens)
             content = content_tokens(q.tokens)
             content_scores = self.bm25_scores if list(q.tokens) == content else self.bm25.scores(content)
-            self.lexical = lexical_share(self.bm25, q.tokens, content_scores) >= self.gate.lexical
-            self.lexical &= self.bm25_scores > 0
             matched = self.bm25_scores > 0
             if self.allowed is not None:
-                self.lexical &= self.allowed
                 matched &= self.allowed
-            self._matched = np.flatnonzero(matched)
-            self._b_max = float(self.bm25_scores[self._matched].max()) if self._matched.size else 0.0
+            self.lexical = lexical_pass(self.bm25, q.tokens, content_scores, self.gate.lexical)
+            self.lexical &= matched
+            self._matched = matched
+            self._n_matched = int(np.count_nonzero(matched))
+            # scores are never negative (rank_bm25 floors idf at epsilon x the mean): unmatched rows count as 0
+            best = self.bm25_scores if self.allowed is None else np.where(matched, self.bm25_scores, 0.0)
+            self._b_max = float(best.max()) if self._n_matched else 0.0
         else:
-            self._matched = _EMPTY_ROWS
+            self._matched, self._n_matched = np.zeros(n, dtype=bool), 0
         if self.uses_dense:
             self._fetch_dense(self.windows.dense)
         self._first_dense = (self._d_rows, self._d_cos, self._dense_exhausted)
@@ -139,34 +160,71 @@ class Ranker:
 
     def _fetch_bm25(self, window: int) -> None:
         """The lexical leg's top `window` among the allowed rows with a BM25 score."""
-        window = min(window, max(self._matched.size, 1))
+        window = min(window, max(self._n_matched, 1))
         if window <= self._b_window or self.bm25_scores is None:
             return
         self._b_window = window
-        self._b_rows = top_by(self._matched, self.bm25_scores[self._matched], window)
+        self._b_rows = top_in(self.bm25_scores, self._matched, self._n_matched, window)
+
+    def _fetch_pool(self, window: int) -> None:
+        """The lexical leg's top `window` among the rows an unseen row must come from to enter the fused ranking:
+        every matched row while the dense leg may still hold rows above its gate, only the lexical gate's rows
+        once it cannot (a row with a little BM25 that passes no gate is never worth walking to)."""
+        if self.bm25_scores is None:
+            return
+        lexical_only = not self.uses_dense or self._dense_exhausted
+        pool, size = (self.lexical, self.n_lexical) if lexical_only else (self._matched, self._n_matched)
+        if lexical_only != self._p_lexical:
+            self._p_lexical, self._p_window = lexical_only, 0
+        window = min(max(window, self.windows.bm25), max(size, 1))
+        if window <= self._p_window:
+            return
+        self._p_window, self._p_size = window, size
+        self._p_rows = top_in(self.bm25_scores, pool, size, window)
 
     @property
-    def _bm25_exhausted(self) -> bool:
-        return self._b_rows.size >= self._matched.size
+    def n_lexical(self) -> int:
+        """How many rows pass the lexical gate."""
+        if self._n_lexical < 0:
+            self._n_lexical = int(np.count_nonzero(self.lexical))
+        return self._n_lexical
+
+    @property
+    def _pool_exhausted(self) -> bool:
+        return self._p_rows.size >= self._p_size
 
     def cosines(self, rows: np.ndarray) -> np.ndarray:
-        """The question's cosine to each row: from the dense window, else from the stored vector."""
+        """The question's cosine to each row: from the dense window, else from the stored vector (computed once
+        per row and kept; lookups are a binary search over the known rows, never a Python loop)."""
         rows = np.asarray(rows, dtype=np.int64)
-        out = np.empty(rows.size, dtype=np.float64)
         if rows.size == 0:
-            return out
-        if self._where_size != self._d_rows.size:
-            self._where = {int(r): c for r, c in zip(self._d_rows.tolist(), self._d_cos.tolist())}
-            self._where_size = self._d_rows.size
-        where = self._where
-        missing = [i for i, r in enumerate(rows.tolist()) if r not in where and r not in self._cos]
-        if missing:
-            stored = self.dense.reconstruct_batch(rows[missing])
-            for i, c in zip(missing, (stored @ self.query.vector).tolist()):
-                self._cos[int(rows[i])] = float(c)
-        for i, r in enumerate(rows.tolist()):
-            out[i] = where[r] if r in where else self._cos[r]
-        return out
+            return np.empty(0, dtype=np.float64)
+        if self._known_window != self._d_rows.size:  # the window grew: its cosines take precedence
+            self._known_window = self._d_rows.size
+            self._remember(self._d_rows, self._d_cos, window=True)
+        at, found = self._lookup(rows)
+        if not found.all():
+            missing = np.unique(rows[~found])
+            stored = stored_vectors(self.dense, missing)
+            self._remember(missing, (stored @ self.query.vector).astype(np.float64), window=False)
+            at, found = self._lookup(rows)
+        return self._known_cos[at]
+
+    def _lookup(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each row is among the known ones, and whether it is there."""
+        known = self._known_rows
+        if known.size == 0:
+            return np.zeros(rows.size, dtype=np.int64), np.zeros(rows.size, dtype=bool)
+        at = np.minimum(np.searchsorted(known, rows), known.size - 1)
+        return at, known[at] == rows
+
+    def _remember(self, rows: np.ndarray, cos: np.ndarray, window: bool) -> None:
+        """Add cosines to the known ones, sorted by row; on a repeated row the dense window's value wins."""
+        first = (rows, self._known_rows) if window else (self._known_rows, rows)
+        values = (cos, self._known_cos) if window else (self._known_cos, cos)
+        all_rows, all_cos = np.concatenate(first), np.concatenate(values)
+        kept, where = np.unique(all_rows, return_index=True)  # the first occurrence of each row
+        self._known_rows, self._known_cos = kept, all_cos[where]
 
     # -- the gate --------------------------------------------------------------------------------------------
 
@@ -221,11 +279,10 @@ class Ranker:
 
     def _top_bm25(self, m: int) -> Ranked:
         self._fetch_bm25(max(m, self.windows.bm25))  # for the explanation's ranks
-        rows = np.flatnonzero(self.lexical)
-        if rows.size == 0:
+        if self.n_lexical == 0:
             return Ranked(_EMPTY_ROWS, _EMPTY_SCORES, True)
-        top = top_by(rows, self.bm25_scores[rows], m)
-        return Ranked(top, self.bm25_scores[top], top.size == rows.size)
+        top = top_in(self.bm25_scores, self.lexical, self.n_lexical, m)
+        return Ranked(top, self.bm25_scores[top], top.size == self.n_lexical)
 
     def _top_dense(self, m: int) -> Ranked:
         if not self.uses_dense:
@@ -240,9 +297,10 @@ class Ranker:
             self._fetch_dense(self._d_window * 4)
 
     def _top_linear(self, m: int) -> Ranked:
-        self._fetch_bm25(self.windows.bm25)
+        self._fetch_bm25(self.windows.bm25)  # for the explanation's ranks
+        self._fetch_pool(max(self._p_window, self.windows.bm25))
         while True:
-            seen = np.union1d(self._b_rows, self._d_rows)
+            seen = np.union1d(self._p_rows, self._d_rows)
             cos = self.cosines(seen) if self.uses_dense else np.full(seen.size, -1.0)
             semantic = cos >= self.gate.dense
             if self.semantic_ok is not None:
@@ -255,8 +313,8 @@ class Ranker:
             # the best score a row outside both windows could have
             d_edge = 0.0 if self._dense_exhausted or not self.uses_dense else float(
                 self._dense_norm(self._d_cos[-1:])[0])
-            b_edge = 0.0 if self._bm25_exhausted or not self.uses_bm25 else float(
-                self._bm25_norm(self.bm25_scores[self._b_rows[-1:]])[0])
+            b_edge = 0.0 if self._pool_exhausted or not self.uses_bm25 else float(
+                self._bm25_norm(self.bm25_scores[self._p_rows[-1:]])[0])
             bound = alpha * d_edge + (1 - alpha) * b_edge
             placed = fused > bound
             if placed.sum() >= m or bound <= 0:
@@ -266,10 +324,12 @@ class Ranker:
                     rows, scores = self._with_zero_tail(rows, scores)
                     return Ranked(rows, scores, True)
                 return Ranked(rows, scores, False)
-            if b_edge > 0:
-                self._fetch_bm25(self._b_window * 4)
             if d_edge > 0:
                 self._fetch_dense(self._d_window * 4)
+            if b_edge > 0:
+                self._fetch_pool(self._p_window * 4)
+            else:
+                self._fetch_pool(self._p_window)  # the dense leg may have run out: the pool narrows to the gate's
 
     def _with_zero_tail(self, rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows that pass the gate but score 0 (alpha 0 or 1 with one leg silent), after the others, in row order."""
@@ -284,8 +344,7 @@ class Ranker:
 
     def _lexical_order(self, m: int) -> np.ndarray:
         """The first m rows of the lexical leg's gated list (rows passing the lexical gate by BM25)."""
-        rows = np.flatnonzero(self.lexical)
-        return top_by(rows, self.bm25_scores[rows], m) if rows.size else _EMPTY_ROWS
+        return top_in(self.bm25_scores, self.lexical, self.n_lexical, m) if self.n_lexical else _EMPTY_ROWS
 
     def _top_rrf(self, m: int) -> Ranked:
         """Reciprocal rank fusion of the legs' gated lists: BM25's whole list, the dense leg's first window."""

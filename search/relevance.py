@@ -44,20 +44,34 @@ def content_tokens(tokens: Sequence[str]) -> list[str]:
     return [t for t in dict.fromkeys(tokens) if t not in QUESTION_WORDS]
 
 
+def best_lexical(bm25: BM25Index, tokens: Sequence[str]) -> float:
+    """The best BM25 the question's distinct content tokens allow (each at tf saturation's limit). A token the
+    index does not know counts with the index's largest idf: a question about an unknown word is not matched by
+    its other, common words alone."""
+    content = content_tokens(tokens)
+    return sum(bm25.idf(t) if bm25.knows(t) else bm25.max_idf for t in content) * (bm25.params.k1 + 1)
+
+
 def lexical_share(bm25: BM25Index, tokens: Sequence[str], scores: np.ndarray | None = None) -> np.ndarray:
     """Each document's BM25 over the distinct content tokens, divided by the best score those tokens allow.
 
-    `scores`, when given, are the BM25 scores of exactly these tokens in this order (reused, not recomputed). A
-    token the index does not know counts in the denominator with the index's largest idf: a question about an
-    unknown word is not matched by its other, common words alone.
+    `scores`, when given, are the BM25 scores of exactly these tokens in this order (reused, not recomputed).
     """
-    content = content_tokens(tokens)
     if scores is None:
-        scores = bm25.scores(content)
-    best = sum(bm25.idf(t) if bm25.knows(t) else bm25.max_idf for t in content) * (bm25.params.k1 + 1)
+        scores = bm25.scores(content_tokens(tokens))
+    best = best_lexical(bm25, tokens)
     if best <= 0:
         return np.zeros(bm25.n_docs, dtype=np.float64)
     return scores / best
+
+
+def lexical_pass(bm25: BM25Index, tokens: Sequence[str], scores: np.ndarray, threshold: float) -> np.ndarray:
+    """bool [n]: the documents whose content-token BM25 (`scores`) is at least `threshold` of the best those
+    tokens allow (lexical_share >= threshold, compared as scores >= threshold x best: no array is divided)."""
+    best = best_lexical(bm25, tokens)
+    if best <= 0:  # only question words: every share is 0
+        return np.full(bm25.n_docs, threshold <= 0, dtype=bool)
+    return scores >= threshold * best
 
 
 _LATIN = ("LATIN",)

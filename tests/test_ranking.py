@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from search.bm25 import BM25Index
-from search.ranking import Query, Ranker, Windows, top_by
-from search.relevance import Gate, content_tokens, lexical_share
+from search.ranking import Query, Ranker, Windows, top_by, top_in
+from search.relevance import Gate, content_tokens, lexical_pass, lexical_share
 
 WORDS = ["oil", "price", "fall", "opec", "crude", "bank", "rate", "yen", "dollar", "strike"]
 
@@ -32,7 +32,7 @@ def _brute(bm25: BM25Index, vectors: np.ndarray, query: Query, gate: Gate, allow
     ok = np.ones(n, dtype=bool) if allowed is None else allowed
     scores = bm25.scores(query.tokens) if query.mode != "dense" and query.tokens else np.zeros(n)
     content = bm25.scores(content_tokens(query.tokens)) if query.tokens else np.zeros(n)
-    lexical = (lexical_share(bm25, query.tokens, content) >= gate.lexical) & (scores > 0) & ok if query.tokens \
+    lexical = lexical_pass(bm25, query.tokens, content, gate.lexical) & (scores > 0) & ok if query.tokens \
         else np.zeros(n, dtype=bool)
     cos = vectors @ query.vector if query.vector is not None and query.mode != "bm25" else np.full(n, -1.0)
     order_cos = [r for r in np.lexsort((np.arange(n), -cos)) if ok[r]][:dense_window]
@@ -139,3 +139,15 @@ def test_top_by_is_exact_with_ties(m: int) -> None:
     key = np.array([3, 1, 3, 2, 3, 1, 0, 2, 3], dtype=float)
     expected = sorted(rows.tolist(), key=lambda r: (-key[r], r))[:m]
     assert top_by(rows, key, m).tolist() == expected
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 5000), m=st.integers(1, 60), share=st.floats(0.0, 1.0),
+       levels=st.integers(1, 50))
+def test_top_in_is_the_full_sort_of_the_mask(seed: int, n: int, m: int, share: float, levels: int) -> None:
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, levels, n).astype(float)  # few levels: many ties at the m-th score
+    mask = rng.random(n) < share
+    rows = np.flatnonzero(mask)
+    expected = sorted(rows.tolist(), key=lambda r: (-scores[r], r))[:m]
+    assert top_in(scores, mask, int(mask.sum()), m).tolist() == expected
