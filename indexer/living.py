@@ -28,6 +28,7 @@ from search.store import Store
 
 from .build import BuildConfig
 from .commits import collect_garbage, publish_commit, write_deleted
+from .dfstats import HISTOGRAMS, article_terms, as_extra, commit_histograms
 from .merge import release_base
 from .purge import purge_articles
 from .segment import write_segment
@@ -117,6 +118,24 @@ class ArchiveWriter:
         finally:
             store.close()
 
+    def _terms_of(self, commit: Commit, where: dict[str, tuple[int, int]], ids: Iterable[str]) -> set[str]:
+        """Every analyzer token of some live articles (headline, passages, quotations), read before their purge."""
+        texts: list[str] = []
+        by_segment: dict[int, list[str]] = {}
+        for article_id in ids:
+            by_segment.setdefault(where[article_id][0], []).append(article_id)
+        for s, found in by_segment.items():
+            store = Store(segment_dir(self.build_dir, commit.segments[s]) / STORE)
+            try:
+                for article_id in found:
+                    article = store.article(article_id)
+                    texts.append(article.headline if article else "")
+                    texts.extend(p.text for p in store.article_passages(article_id))
+                    texts.extend(q.text for q in store.article_quotations(article_id))
+            finally:
+                store.close()
+        return article_terms(texts)
+
     def apply(self, adds: Sequence[Article] = (), deletes: Sequence[str] = (), journal_seq: int | None = None,
               ) -> WriteReport:
         """One commit of these writes (adds: last wins per id; a delete after an add of the same id in one call
@@ -183,10 +202,15 @@ class ArchiveWriter:
             report.timings["segment"] = time.perf_counter() - t
         if not refs:  # every article deleted: the base stays, masked whole
             raise BuildError("cannot delete every article of the archive; rebuild instead")
-        t = time.perf_counter()
         kept = {f"{r.path}/{STORE}" if r.path != BASE else STORE for r in refs}
         new = Commit(generation, tuple(refs), commit.journal_seq if journal_seq is None else journal_seq,
                      None, tuple(sorted(mutable & kept)), commit.extra)
+        t = time.perf_counter()  # the live df histograms, once here rather than in every server on reload
+        changed = self._terms_of(commit, where, [*report.replaced, *report.deleted])
+        histograms = commit_histograms(self.build_dir, commit, new, changed)
+        new = replace(new, extra={**commit.extra, HISTOGRAMS: as_extra(histograms)})
+        report.timings["histograms"] = time.perf_counter() - t
+        t = time.perf_counter()
         new = publish_commit(self.build_dir, new)
         report.timings["commit"] = time.perf_counter() - t
         t = time.perf_counter()

@@ -301,13 +301,17 @@ class SegmentCache:
         return len(self._readers)
 
 
-def open_snapshot(build_dir: Path, manifest: dict[str, Any], cache: SegmentCache | None = None,
-                  commit: Commit | None = None) -> tuple[Snapshot, Commit]:
-    """The snapshot of the build's newest commit (or of `commit`), reusing the cache's open segments."""
+def bm25_params(manifest: dict[str, Any]) -> BM25Params:
+    """The BM25 parameters a build was made with (every segment of it shares them)."""
+    bm25 = manifest.get("bm25", {})
+    return BM25Params(float(bm25.get("k1", 1.2)), float(bm25.get("b", 0.5)), float(bm25.get("epsilon", 0.25)))
+
+
+def open_readers(build_dir: Path, manifest: dict[str, Any], commit: Commit, cache: SegmentCache) -> list[SegmentReader]:
+    """The commit's segments in row order, each opened once by the cache (a segment embedded with another model
+    than the build's is refused)."""
     build_dir = Path(build_dir)
-    cache = cache if cache is not None else SegmentCache()
     dimension = int(manifest["model"]["dimension"])
-    commit = commit if commit is not None else read_commit(build_dir, int(manifest["counts"]["articles"]))
 
     def opener(path: Path) -> SegmentReader:
         own = manifest if path == build_dir.resolve() else read_manifest(path)
@@ -315,13 +319,19 @@ def open_snapshot(build_dir: Path, manifest: dict[str, Any], cache: SegmentCache
             raise IndexCorrupt(f"{path} was embedded with another model than its build")
         return SegmentReader(path, own, dimension)
 
-    paths = [segment_dir(build_dir, ref) for ref in commit.segments]
-    readers = [cache.get(p, opener) for p in paths]
+    return [cache.get(segment_dir(build_dir, ref), opener) for ref in commit.segments]
+
+
+def open_snapshot(build_dir: Path, manifest: dict[str, Any], cache: SegmentCache | None = None,
+                  commit: Commit | None = None) -> tuple[Snapshot, Commit]:
+    """The snapshot of the build's newest commit (or of `commit`), reusing the cache's open segments."""
+    build_dir = Path(build_dir)
+    cache = cache if cache is not None else SegmentCache()
+    commit = commit if commit is not None else read_commit(build_dir, int(manifest["counts"]["articles"]))
+    readers = open_readers(build_dir, manifest, commit, cache)
     deleted = [load_deleted(build_dir, ref) for ref in commit.segments]
-    bm25 = manifest.get("bm25", {})
-    params = BM25Params(float(bm25.get("k1", 1.2)), float(bm25.get("b", 0.5)), float(bm25.get("epsilon", 0.25)))
-    cache.keep_only(set(paths))
-    return compose(readers, deleted, params, commit.extra.get("df_histograms")), commit
+    cache.keep_only({segment_dir(build_dir, ref) for ref in commit.segments})
+    return compose(readers, deleted, bm25_params(manifest), commit.extra.get("df_histograms")), commit
 
 
 def commit_summary(build_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:

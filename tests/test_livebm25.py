@@ -16,7 +16,7 @@ from rank_bm25 import BM25Okapi
 
 from search.bm25 import BM25Index, BM25Params
 from search.errors import IndexCorrupt
-from search.livebm25 import LiveBM25, live_df_histogram, merge
+from search.livebm25 import LiveBM25, live_df_histogram, merge, segment_df
 from search.text import tokenize
 
 TOL = 1e-9
@@ -302,3 +302,23 @@ def test_tf_round_trips_through_files(tmp_path: Path) -> None:
     np.save(tmp_path / "bm25" / "tf.npy", index.tf.astype(np.uint16))
     with pytest.raises(IndexCorrupt, match="tf.npy"):
         BM25Index.load(tmp_path / "bm25")
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 3000), share=st.floats(0.0, 0.2))
+def test_segment_df_counts_live_postings_by_search_or_by_mask(seed: int, n: int, share: float) -> None:
+    rng = np.random.default_rng(seed)
+    words = np.array(["common", "mid", "rare"])
+    docs = [[w for w, p in zip(words, (0.95, 0.3, 0.01)) if rng.random() < p] or ["mid"] for _ in range(n)]
+    seg = BM25Index.build(docs)
+    live = rng.random(n) >= share
+    dead = np.flatnonzero(~live)
+    for term in words:
+        t = seg.term_id(str(term))
+        if t is None:
+            continue
+        a, b = seg.term_range(t)
+        expected = sum(1 for d, ok in zip(docs, live.tolist()) if ok and term in d)
+        assert segment_df(seg, a, b, live, dead) == expected  # few deletes: binary search
+        assert segment_df(seg, a, b, live, None) == expected  # the mask
+        assert segment_df(seg, a, b, None, None) == b - a
