@@ -409,11 +409,11 @@ class Searchers:
     """drill_load's clients (each on its own keep-alive connection, the load drill's mix of requests), run in
     rounds of a few seconds until stopped, so they search as long as the writer writes."""
 
-    def __init__(self, port: int, n: int) -> None:
+    def __init__(self, port: int, n: int, pause: float = 0.0) -> None:
         from .drill_load import Clients, requests_mix
         from .questions import ASKED
 
-        self.load = Clients(port, n, requests_mix(list(ASKED)))
+        self.load = Clients(port, n, requests_mix(list(ASKED)), pause)
         self.stop = threading.Event()
         self.seconds = 0.0
 
@@ -447,7 +447,8 @@ def kill_writer(writer: subprocess.Popen, log: Path, in_flight: bool, rng: rando
 def run(work: Path, base: list[dict], new: list[dict], seconds: float = 600, clients: int = 8, kills: int = 5,
         add_rate: float = 20, delete_rate: float = 2, max_batch: int = 200, seed: int = 11,
         stats_every: float = 15, base_index: Path | None = None, embed_threads: int = 1,
-        server_threads: int = 8, min_batches: int = 0, kill_in_flight: bool = False) -> dict:
+        server_threads: int = 8, min_batches: int = 0, kill_in_flight: bool = False,
+        client_pause: float = 0.0) -> dict:
     """The drill in `work` (a scratch folder): returns the figures. The writer writes for `seconds` (and until
     `min_batches` batches are acknowledged), the clients search until it is done."""
     from indexer.sources.jsonl import parse_record
@@ -475,7 +476,7 @@ def run(work: Path, base: list[dict], new: list[dict], seconds: float = 600, cli
                  env={"NEWSCLIP_RELOAD_INTERVAL": "0.25"}) as (base_url, server):
         port = int(base_url.rsplit(":", 1)[1])
         rss_start = rss_mb(server.pid)
-        searchers = Searchers(port, clients)
+        searchers = Searchers(port, clients, client_pause)
         t0 = time.time()
         stop_at = t0 + seconds
         sampler = StatsSampler(index, stats_every, t0)
@@ -525,7 +526,8 @@ def run(work: Path, base: list[dict], new: list[dict], seconds: float = 600, cli
     load = searchers.load
     lat = load.latencies
     return {
-        "seconds": seconds, "writing_s": round(writing_s, 1), "clients": clients, "add_rate_target": add_rate,
+        "seconds": seconds, "writing_s": round(writing_s, 1), "clients": clients, "client_pause_s": client_pause,
+        "add_rate_target": add_rate,
         "delete_rate_target": delete_rate, "max_batch": max_batch, "base_articles": len(base),
         "base_build_s": None if build_s is None else round(build_s, 1),
         "queries_answered": len(lat), "queries_failed": len(load.errors), "query_errors": load.errors[:10],
@@ -584,6 +586,8 @@ def main() -> None:
                         help="copy this index (built from the first --base-stories stories) instead of building one")
     parser.add_argument("--new-stories", type=int, default=-1, help="stories the writer may add (default: all after)")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--client-pause", type=float, default=0.0,
+                        help="seconds each client waits after an answer (0: flat out, every core kept busy)")
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--add-rate", type=float, default=20)
     parser.add_argument("--delete-rate", type=float, default=2)
@@ -604,7 +608,8 @@ def main() -> None:
     try:
         figures = run(work, base, new, args.seconds, args.clients, args.kills, args.add_rate, args.delete_rate,
                       args.max_batch, args.seed, args.stats_every, args.base_index, args.embed_threads,
-                      min_batches=args.min_batches, kill_in_flight=args.kill_in_flight)
+                      min_batches=args.min_batches, kill_in_flight=args.kill_in_flight,
+                      client_pause=args.client_pause)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -45,10 +45,11 @@ def requests_mix(asked: list[str]) -> list[str]:
 
 
 class Clients:
-    """`n` threads, each on its own keep-alive connection, asking the mix round and round until the deadline."""
+    """`n` threads, each on its own keep-alive connection, asking the mix round and round until the deadline
+    (`pause` seconds between a client's answer and its next question: people read; 0 asks flat out)."""
 
-    def __init__(self, port: int, n: int, paths: list[str]) -> None:
-        self.port, self.n, self.paths = port, n, paths
+    def __init__(self, port: int, n: int, paths: list[str], pause: float = 0.0) -> None:
+        self.port, self.n, self.paths, self.pause = port, n, paths, pause
         self.latencies: list[float] = []
         self.errors: list[str] = []
         self.statuses: dict[int, int] = {}
@@ -77,6 +78,8 @@ class Clients:
                     self.errors.append(f"{type(exc).__name__}: {exc} on {path}")
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            if self.pause > 0:
+                time.sleep(min(self.pause, max(0.0, until - time.monotonic())))
         conn.close()
 
     def run(self, seconds: float) -> float:
