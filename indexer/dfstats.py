@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from search.bm25 import BM25Index
-from search.commit import Commit, load_deleted, segment_dir
+from search.commit import DF_HISTOGRAMS, Commit, load_deleted, segment_dir
 from search.layout import BM25_DIR, COLUMNS, QUOTES
 from search.livebm25 import live_df_histogram, segment_df
 from search.text import tokenize
 
-HISTOGRAMS = "df_histograms"  # commit.extra key: {"passages": {df: terms}, "quotes": {df: terms}}
+HISTOGRAMS = DF_HISTOGRAMS  # the commit.extra key the reader (search/segments.py) takes them from
 KINDS = ("passages", "quotes")
 Histogram = dict[int, int]
 

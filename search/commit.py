@@ -28,6 +28,7 @@ SEGMENTS = "segments"
 DELETES = "deletes"
 COMMIT_FORMAT = 1
 BASE = "."  # the build folder itself is the first segment
+DF_HISTOGRAMS = "df_histograms"  # commit.extra: live df histograms {"passages": {df: terms}, "quotes": {...}}
 
 
 @dataclass(frozen=True)

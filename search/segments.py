@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .bm25 import BM25Index, BM25Params
-from .commit import BASE, Commit, load_deleted, read_commit, segment_dir
+from .commit import BASE, DF_HISTOGRAMS, Commit, load_deleted, read_commit, segment_dir
 from .columns import NO_DAY, NO_TIME, Columns, load_columns
 from .dense import ConcatDense, load_dense
 from .errors import IndexCorrupt
@@ -301,17 +301,13 @@ class SegmentCache:
         return len(self._readers)
 
 
-def bm25_params(manifest: dict[str, Any]) -> BM25Params:
-    """The BM25 parameters a build was made with (every segment of it shares them)."""
-    bm25 = manifest.get("bm25", {})
-    return BM25Params(float(bm25.get("k1", 1.2)), float(bm25.get("b", 0.5)), float(bm25.get("epsilon", 0.25)))
-
-
-def open_readers(build_dir: Path, manifest: dict[str, Any], commit: Commit, cache: SegmentCache) -> list[SegmentReader]:
-    """The commit's segments in row order, each opened once by the cache (a segment embedded with another model
-    than the build's is refused)."""
+def open_snapshot(build_dir: Path, manifest: dict[str, Any], cache: SegmentCache | None = None,
+                  commit: Commit | None = None) -> tuple[Snapshot, Commit]:
+    """The snapshot of the build's newest commit (or of `commit`), reusing the cache's open segments."""
     build_dir = Path(build_dir)
+    cache = cache if cache is not None else SegmentCache()
     dimension = int(manifest["model"]["dimension"])
+    commit = commit if commit is not None else read_commit(build_dir, int(manifest["counts"]["articles"]))
 
     def opener(path: Path) -> SegmentReader:
         own = manifest if path == build_dir.resolve() else read_manifest(path)
@@ -319,19 +315,13 @@ def open_readers(build_dir: Path, manifest: dict[str, Any], commit: Commit, cach
             raise IndexCorrupt(f"{path} was embedded with another model than its build")
         return SegmentReader(path, own, dimension)
 
-    return [cache.get(segment_dir(build_dir, ref), opener) for ref in commit.segments]
-
-
-def open_snapshot(build_dir: Path, manifest: dict[str, Any], cache: SegmentCache | None = None,
-                  commit: Commit | None = None) -> tuple[Snapshot, Commit]:
-    """The snapshot of the build's newest commit (or of `commit`), reusing the cache's open segments."""
-    build_dir = Path(build_dir)
-    cache = cache if cache is not None else SegmentCache()
-    commit = commit if commit is not None else read_commit(build_dir, int(manifest["counts"]["articles"]))
-    readers = open_readers(build_dir, manifest, commit, cache)
+    paths = [segment_dir(build_dir, ref) for ref in commit.segments]
+    readers = [cache.get(p, opener) for p in paths]
     deleted = [load_deleted(build_dir, ref) for ref in commit.segments]
-    cache.keep_only({segment_dir(build_dir, ref) for ref in commit.segments})
-    return compose(readers, deleted, bm25_params(manifest), commit.extra.get("df_histograms")), commit
+    bm25 = manifest.get("bm25", {})
+    params = BM25Params(float(bm25.get("k1", 1.2)), float(bm25.get("b", 0.5)), float(bm25.get("epsilon", 0.25)))
+    cache.keep_only(set(paths))
+    return compose(readers, deleted, params, commit.extra.get(DF_HISTOGRAMS)), commit
 
 
 def commit_summary(build_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
