@@ -37,15 +37,19 @@ row); merge of the 5 segments 0.8 s (a build from tokens of the same passages: 5
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict
 from itertools import compress, count
 
 import numpy as np
+from cachetools import LRUCache
 
 from .bm25 import BM25Index, BM25Params
 
 _EMPTY_ROWS = np.zeros(0, dtype=np.int64)
+CACHE_POSTINGS = 16_000_000  # weighted saturations kept per snapshot (float64: 128 MB), the most recent terms'
+CACHE_FROM = 20_000  # a term with fewer postings is scored in less time than a cache lookup saves
 Part = tuple[int, int, int]  # (segment, start, end) of a term's postings in that segment
 
 
@@ -121,6 +125,11 @@ def live_df_histogram(segments: Sequence[BM25Index], live: Sequence[np.ndarray |
     return dict(zip(values.tolist(), counts.tolist()))
 
 
+def _size(contributions: list[np.ndarray]) -> int:
+    """Floats held by a cached term."""
+    return sum(c.size for c in contributions)
+
+
 def _raw_idf(n: int, df: int) -> float:
     """rank_bm25's idf, before the floor."""
     return math.log(n - df + 0.5) - math.log(df + 0.5)
@@ -152,6 +161,7 @@ class LiveBM25:
         live: Sequence[np.ndarray | None],
         params: BM25Params = BM25Params(),
         df_histogram: dict[int, int] | None = None,
+        cache_postings: int = CACHE_POSTINGS,
     ) -> None:
         self.segments = tuple(segments)
         self._live = _masks(self.segments, live)
@@ -187,6 +197,10 @@ class LiveBM25:
             self._floor = self._own_floor(self.segments[0], self._floor)
         self._max_idf = max((self._floored(df) for df in histogram), default=0.0)
         self._terms: dict[str, tuple[int, tuple[Part, ...]]] = {}
+        # a frequent term's weighted saturation per posting, as _saturate computes it: the snapshot's avgdl and
+        # idf never change, so a repeated term (a stopword: up to one posting per passage) costs one add.at
+        self._contrib: LRUCache = LRUCache(max(cache_postings, 1), getsizeof=_size)
+        self._contrib_lock = threading.Lock()
         self._doc_lengths: np.ndarray | None = None
 
     @staticmethod
@@ -284,30 +298,49 @@ class LiveBM25:
     def _accumulate(self, query_tokens: Sequence[str]) -> tuple[np.ndarray, list[tuple[int, tuple[Part, ...]]]]:
         """Dense scores from the query terms' postings, added per occurrence in query order as rank_bm25 does."""
         scores = np.zeros(self.n_docs, dtype=np.float64)
-        k1 = self.params.k1
         known = []
         for token in query_tokens:
             df, parts = self._term(token)
             if not df:
                 continue  # rank_bm25 adds 0 for a term no live passage has
-            weight = self._floored(df)
-            for s, a, b in parts:
-                seg = self.segments[s]
-                rows = seg.doc_ids[a:b].astype(np.intp)  # fancy indexing by int32 is ~3x slower than by intp
-                # weight * (tf * (k1 + 1) / (tf + norm)): rank_bm25's operations (each commutative one with
-                # its operands swapped at most), in place to spare large temporaries
-                sat = seg.tf[a:b].astype(np.float64)
-                den = self._norm[s][rows]
-                den += sat
-                sat *= k1 + 1
-                sat /= den
-                sat *= weight
+            for (s, a, b), sat in zip(parts, self._contributions(token, df, parts)):
                 # rows are unique within a term: one addition per row, as rank_bm25's `score +=`
-                np.add.at(scores[self._bases[s] : self._bases[s + 1]], rows, sat)
+                np.add.at(scores[self._bases[s] : self._bases[s + 1]], self.segments[s].doc_ids[a:b], sat)
             known.append((df, parts))
         if known and self._dead.size:
             scores[self._dead] = 0.0
         return scores, known
+
+    def _contributions(self, token: str, df: int, parts: tuple[Part, ...]) -> list[np.ndarray]:
+        """The term's weighted saturation for each of its postings ranges, from the cache when it is frequent."""
+        frequent = sum(b - a for _, a, b in parts) >= CACHE_FROM
+        if frequent:
+            with self._contrib_lock:
+                found = self._contrib.get(token)
+            if found is not None:
+                return found
+        weight = self._floored(df)
+        out = [self._saturate(s, a, b, weight) for s, a, b in parts]
+        if frequent:
+            with self._contrib_lock:
+                try:
+                    self._contrib[token] = out
+                except ValueError:  # larger than the whole cache
+                    pass
+        return out
+
+    def _saturate(self, s: int, a: int, b: int, weight: float) -> np.ndarray:
+        """weight * (tf * (k1 + 1) / (tf + norm)) for the postings a:b of segment s: rank_bm25's operations (each
+        commutative one with its operands swapped at most), in place to spare large temporaries."""
+        seg, k1 = self.segments[s], self.params.k1
+        rows = seg.doc_ids[a:b].astype(np.intp)  # fancy indexing by int32 is ~3x slower than by intp
+        sat = seg.tf[a:b].astype(np.float64)
+        den = self._norm[s][rows]
+        den += sat
+        sat *= k1 + 1
+        sat /= den
+        sat *= weight
+        return sat
 
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """Float64 score of every global row, equal to BM25Okapi(live passages) on the live rows, 0 on deleted."""

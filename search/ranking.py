@@ -120,13 +120,20 @@ class Ranker:
             self._matched = matched
             self._n_matched = int(np.count_nonzero(matched))
             # scores are never negative (rank_bm25 floors idf at epsilon x the mean): unmatched rows count as 0
-            best = self.bm25_scores if self.allowed is None else np.where(matched, self.bm25_scores, 0.0)
-            self._b_max = float(best.max()) if self._n_matched else 0.0
+            self._b_max = self._best_allowed(self.bm25_scores, matched) if self._n_matched else 0.0
         else:
             self._matched, self._n_matched = np.zeros(n, dtype=bool), 0
         if self.uses_dense:
             self._fetch_dense(self.windows.dense)
         self._first_dense = (self._d_rows, self._d_cos, self._dense_exhausted)
+
+    def _best_allowed(self, scores: np.ndarray, matched: np.ndarray) -> float:
+        """The best score among the matched rows: the best of all when its row is allowed (no filter, or deleted
+        rows, which score 0), else the best of the matched rows' scores."""
+        top = int(np.argmax(scores))
+        if self.allowed is None or matched[top]:
+            return float(scores[top])
+        return float(scores[top_in(scores, matched, self._n_matched, 1)[0]])
 
     # -- the legs --------------------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.dense import DenseConfig, build_dense, load_dense, save_dense, search_dense
+from search.dense import DenseConfig, build_dense, filtered_ef, load_dense, save_dense, search_dense
 from search.errors import IndexCorrupt
 
 
@@ -111,3 +111,11 @@ def test_recall_with_30_percent_of_an_hnsw_segment_deleted(tmp_path) -> None:
         assert live[rows].all()  # a deleted row is never returned
         recalls.append(len(exact & set(rows.tolist())) / 10)
     assert np.mean(recalls) >= 0.95, np.mean(recalls)
+
+
+def test_filtered_walks_widen_with_the_share_of_rows_they_skip() -> None:
+    """A few deleted rows cost a few percent of efSearch, 30 % deleted about half again, a narrow filter double."""
+    assert 1024 < filtered_ef(1024, 0.999) < 1024 * 1.1
+    assert filtered_ef(1024, 0.7) == pytest.approx(1024 / 0.7 * 1.05, abs=17)
+    assert filtered_ef(1024, 0.1) == filtered_ef(1024, 0.5) == 2048
+    assert all(filtered_ef(1000, a) >= filtered_ef(1000, b) for a, b in [(0.6, 0.9), (0.9, 1.0)])

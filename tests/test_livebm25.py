@@ -232,6 +232,30 @@ def test_one_live_segment_equals_its_bm25_index_exactly() -> None:
             assert np.array_equal(live.postings(t), seg.postings(t))
 
 
+def test_cached_contributions_score_as_computed_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frequent terms' contributions are kept per snapshot: a repeated question, a cache that evicts, and a term
+    larger than the whole cache all score bit for bit as an uncached index, and as rank_bm25 within TOL."""
+    params = BM25Params()
+    docs = random_docs(500, seed=11)
+    rng = np.random.default_rng(11)
+    split = [docs[:200], docs[200:350], docs[350:]]
+    index = Index(split, [rng.random(len(d)) > 0.2 for d in split], params)
+    masks = [None if m.all() else m for m in index.masks]
+    queries = [["w0", "w1"], ["w2", "w0", "w0"], ["w3"], ["w1", "w40", "w250"], ["w0", "w1"], ["w2", "w0", "w0"]]
+    ref = reference(index.live_docs, params)
+    rows = index.live_rows
+    uncached = LiveBM25(index.segments, masks, params)
+    monkeypatch.setattr("search.livebm25.CACHE_FROM", 1)  # every term cached
+    for budget in (10_000, 300, 1):  # everything fits; some terms evicted; every term over the budget
+        cached = LiveBM25(index.segments, masks, params, cache_postings=budget)
+        for q in queries + queries[::-1]:
+            got = cached.scores(q)
+            assert np.array_equal(got, uncached.scores(q))
+            assert np.abs(got[rows] - ref.get_scores(q)).max() <= TOL
+            assert not got[np.setdiff1d(np.arange(got.size), rows)].any()
+        assert cached._contrib.currsize <= budget
+
+
 def test_merge_without_deletes_equals_a_build_array_for_array() -> None:
     """Term ids in first-seen order, rows in order: the merged segment is the one a build would have made."""
     docs = random_docs(300, seed=2)
