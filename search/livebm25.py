@@ -32,6 +32,10 @@ with 2 % of the rows deleted, against one BM25Index over the 196,055 live passag
 instead of reading the stored product). Largest difference from BM25Index over the live passages: 5.6e-13 (the
 floor). live_df_histogram 0.11 s; a LiveBM25 is built in 3 ms given the histogram (its length norms: 8 bytes a
 row); merge of the 5 segments 0.8 s (a build from tokens of the same passages: 5-9 s).
+
+A term with CACHE_FROM postings or more keeps its weighted saturations for the snapshot's life (an LRU of
+CACHE_POSTINGS floats): at 1M passages in 10 segments 72 % of such terms' lookups hit over 400 Reuters
+headlines, and scoring a question went from 14 to 9 ms (BM25Index over one build: 6-7 ms).
 """
 
 from __future__ import annotations
@@ -198,7 +202,7 @@ class LiveBM25:
         self._max_idf = max((self._floored(df) for df in histogram), default=0.0)
         self._terms: dict[str, tuple[int, tuple[Part, ...]]] = {}
         # a frequent term's weighted saturation per posting, as _saturate computes it: the snapshot's avgdl and
-        # idf never change, so a repeated term (a stopword: up to one posting per passage) costs one add.at
+        # idf never change, so a repeated common term (news' "said": most passages) costs one add.at
         self._contrib: LRUCache = LRUCache(max(cache_postings, 1), getsizeof=_size)
         self._contrib_lock = threading.Lock()
         self._doc_lengths: np.ndarray | None = None
