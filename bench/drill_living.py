@@ -238,6 +238,8 @@ class Freshness:
         self.adds: list[dict] = []
         self.deletes: list[dict] = []
         self.never: list[str] = []
+        self.superseded: list[str] = []  # added ids a later acknowledged batch deleted before a poll saw them
+        self._deleted: set[str] = set()  # every id an acknowledged batch deleted
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -263,6 +265,8 @@ class Freshness:
                     intents[event["batch"]] = event
                 elif event.get("k") == "ack" and event["batch"] in intents:
                     intent = intents[event["batch"]]
+                    with self._lock:
+                        self._deleted.update(intent["deletes"])
                     if intent["adds"]:
                         self._probe(self._rng.choice(intent["adds"]), True, intent, event)
                     if intent["deletes"]:
@@ -277,6 +281,12 @@ class Freshness:
                     status = get_status(self.base, article_path(article_id), timeout=30)
                 except OSError:
                     status = -1
+                with self._lock:
+                    gone = present and article_id in self._deleted
+                if gone and status != want:  # the server may go straight to the commit that deleted it again
+                    with self._lock:
+                        self.superseded.append(article_id)
+                    return
                 if status == want:
                     now = time.time()
                     row = {"id": article_id, "ack_to_visible_s": round(now - ack["t"], 3),
@@ -542,6 +552,7 @@ def run(work: Path, base: list[dict], new: list[dict], seconds: float = 600, cli
         "submit_to_visible_add_s": spread([r["intent_to_visible_s"] for r in fresh.adds]),
         "submit_to_visible_delete_s": spread([r["intent_to_visible_s"] for r in fresh.deletes]),
         "never_visible": fresh.never[:20],
+        "deleted_before_seen": fresh.superseded[:20],
         "commits": len(acks), "commit_s": spread([a["seconds"] for a in acks]),
         "batch_adds": spread([len(intents[a["batch"]]["adds"]) for a in acks]),
         "batch_deletes": spread([len(intents[a["batch"]]["deletes"]) for a in acks]),
