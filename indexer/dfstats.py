@@ -22,7 +22,6 @@ from search.layout import BM25_DIR, COLUMNS, QUOTES
 from search.livebm25 import live_df_histogram, segment_df
 from search.text import tokenize
 
-HISTOGRAMS = DF_HISTOGRAMS  # the commit.extra key the reader (search/segments.py) takes them from
 KINDS = ("passages", "quotes")
 Histogram = dict[int, int]
 
@@ -90,7 +89,7 @@ def moved(histogram: Histogram, changes: Iterable[tuple[int, int]]) -> Histogram
 
 def stored(commit: Commit) -> dict[str, Histogram] | None:
     """The histograms a commit carries, keys as ints; None when it carries none."""
-    found = commit.extra.get(HISTOGRAMS)
+    found = commit.extra.get(DF_HISTOGRAMS)
     if not isinstance(found, dict) or any(k not in found for k in KINDS):
         return None
     return {kind: {int(df): int(n) for df, n in found[kind].items()} for kind in KINDS}

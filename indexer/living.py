@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from search.commit import BASE, Commit, SegmentRef, load_deleted, read_commit, segment_dir
+from search.commit import BASE, DF_HISTOGRAMS, Commit, SegmentRef, load_deleted, read_commit, segment_dir
 from search.embed import Embedder, load_index_embedder
 from search.errors import BuildError
 from search.journal import WriterLock
@@ -28,7 +28,7 @@ from search.store import Store
 
 from .build import BuildConfig
 from .commits import collect_garbage, publish_commit, write_deleted
-from .dfstats import HISTOGRAMS, article_terms, as_extra, commit_histograms
+from .dfstats import article_terms, as_extra, commit_histograms
 from .merge import release_base
 from .purge import purge_articles
 from .segment import write_segment
@@ -208,7 +208,7 @@ class ArchiveWriter:
         t = time.perf_counter()  # the live df histograms, once here rather than in every server on reload
         changed = self._terms_of(commit, where, [*report.replaced, *report.deleted])
         histograms = commit_histograms(self.build_dir, commit, new, changed)
-        new = replace(new, extra={**commit.extra, HISTOGRAMS: as_extra(histograms)})
+        new = replace(new, extra={**commit.extra, DF_HISTOGRAMS: as_extra(histograms)})
         report.timings["histograms"] = time.perf_counter() - t
         t = time.perf_counter()
         new = publish_commit(self.build_dir, new)

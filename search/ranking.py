@@ -128,10 +128,10 @@ class Ranker:
         self._first_dense = (self._d_rows, self._d_cos, self._dense_exhausted)
 
     def _best_allowed(self, scores: np.ndarray, matched: np.ndarray) -> float:
-        """The best score among the matched rows: the best of all when its row is allowed (no filter, or deleted
-        rows, which score 0), else the best of the matched rows' scores."""
+        """The best score among the matched rows: the best of all when its row matched (always without a filter;
+        deleted rows score 0), else the best of the matched rows' scores."""
         top = int(np.argmax(scores))
-        if self.allowed is None or matched[top]:
+        if matched[top]:
             return float(scores[top])
         return float(scores[top_in(scores, matched, self._n_matched, 1)[0]])
 

@@ -8,11 +8,11 @@ import pytest
 
 from conftest import reuters_stories, write_jsonl
 from indexer.build import BuildConfig, build_index
-from indexer.dfstats import HISTOGRAMS, KINDS, Postings, SegmentDf, histogram_from_scratch, moved, stored
+from indexer.dfstats import KINDS, Postings, SegmentDf, histogram_from_scratch, moved, stored
 from indexer.living import ArchiveWriter, writer_lock
 from indexer.merge import apply_merge
 from indexer.sources import read_articles
-from search.commit import load_deleted, read_commit
+from search.commit import DF_HISTOGRAMS, load_deleted, read_commit
 from search.layout import current_build, read_manifest
 from search.commit import segment_dir
 
@@ -58,6 +58,6 @@ def test_every_commit_carries_the_histograms_of_what_is_live(tmp_path: Path, emb
     commit = read_commit(build, 20)
     assert len(commit.segments) == 3
     merged = apply_merge(build, commit, 0, 2, BuildConfig(index_dir=index, progress=False))  # all in one
-    assert len(merged.segments) == 1 and merged.extra[HISTOGRAMS]  # the live corpus, and so they, as they were
+    assert len(merged.segments) == 1 and merged.extra[DF_HISTOGRAMS]  # the live corpus, and so they, as they were
     carried, scratch = _from_scratch(index)
     assert carried == scratch
