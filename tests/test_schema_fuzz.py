@@ -74,8 +74,13 @@ def test_every_operation_keeps_its_contract(api_schema, mode) -> None:
         if mode is schemathesis.GenerationMode.NEGATIVE and not (raw.get("parameters") or raw.get("requestBody")):
             continue  # nothing to get wrong in a request without parameters or body
 
+        # schemathesis makes few acceptable single articles (it breaks the id and url patterns under the body's
+        # allOf/anyOf: 11-22 % of JSON bodies pass), so that operation gets more tries: one is accepted every run
+        single_post = (operation.method.upper(), operation.path) == ("POST", "/api/articles")
+
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=100 if single_post else 40, deadline=None, suppress_health_check=list(HealthCheck),
+                  database=None)
         def check(case) -> None:
             batch = case.media_type == "application/x-ndjson"
             excluded = [positive_data_acceptance]
