@@ -53,6 +53,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from .common import REUTERS, ROOT, figures, held_out_from, percentile  # noqa: E402
+from .scalegen import add_empty_quotes  # noqa: E402
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 LINKED = ("bm25", "columns", "dense.faiss", "model", "quotes")  # written once, never rewritten: hard-linked
@@ -78,27 +79,6 @@ def clone_index(src: Path, dst: Path) -> None:
             os.link(path, target)
         else:
             shutil.copy2(path, target)
-
-
-def add_empty_quotes(build: Path) -> bool:
-    """The scale generator writes no quotation index (it predates them) and the engine needs one: an empty one,
-    written with the project's own builder into the clone's build, its files added to the manifest."""
-    from indexer.publish import checksums
-    from search.bm25 import BM25Params
-    from search.dense import DenseConfig
-    from search.layout import MANIFEST, QUOTES
-    from search.quotes import QuoteIndexBuilder
-
-    manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
-    if "quotes" in manifest["counts"]:
-        return False
-    builder = QuoteIndexBuilder(build / QUOTES, int(manifest["model"]["dimension"]), BM25Params())
-    manifest["quotes"] = builder.finish(DenseConfig())
-    manifest["counts"]["quotes"] = 0
-    files = {f"{QUOTES}/{k}": v for k, v in checksums(build / QUOTES).items()}
-    manifest["files"].update(files)
-    (build / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    return True
 
 
 # -- articles and questions ---------------------------------------------------------------------------------------

@@ -337,9 +337,13 @@ def http_bench(index: Path, asked: list[str], extra: list[str], distinct: list[s
 def cmd_measure(args: argparse.Namespace) -> None:
     from search.layout import current_build, read_manifest
 
+    from .scalegen import add_empty_quotes
+
     from .questions import questions
 
     build = current_build(args.index)
+    if add_empty_quotes(build):
+        print(f"{build}: generated without a quotation index; an empty one was added", flush=True)
     manifest = read_manifest(build)
     pool = questions(REUTERS, 100 + 100 + args.distinct)
     asked, extra, distinct = pool[:100], pool[100:200], pool[200:]

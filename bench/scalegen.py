@@ -9,6 +9,7 @@ and `python -m web` serve unchanged.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import tempfile
@@ -204,7 +205,8 @@ def write_index(scaled: Scaled, index_dir: Path, model: dict, max_tokens: int, t
     from search.columns import write_columns
     from search.dense import DenseConfig, build_dense, save_dense
     from search.embed import MODEL_DIR
-    from search.layout import BM25_DIR, COLUMNS, DENSE, FORMAT_VERSION, STORE
+    from search.layout import BM25_DIR, COLUMNS, DENSE, FORMAT_VERSION, QUOTES, STORE
+    from search.quotes import QuoteIndexBuilder
     from search.store import write_store
     from search.text import ANALYZER_SETTINGS, tokenize
     from indexer.chunking import ChunkConfig
@@ -240,6 +242,7 @@ def write_index(scaled: Scaled, index_dir: Path, model: dict, max_tokens: int, t
                           scaled.sentence_vectors)
             stage("columns", t)
             t = time.perf_counter()
+            quotes = QuoteIndexBuilder(tmp / QUOTES, int(model["dimension"]), BM25Params()).finish(config)
             if model_folder is not None:
                 shutil.copytree(model_folder, tmp / MODEL_DIR)
             manifest = {
@@ -251,10 +254,12 @@ def write_index(scaled: Scaled, index_dir: Path, model: dict, max_tokens: int, t
                 "chunking": {**asdict(ChunkConfig()), "max_tokens": max_tokens, "title_in_passages": True},
                 "bm25": {**asdict(BM25Params()), **stats},
                 "dense": dense_info,
+                "quotes": quotes,
                 "counts": {
                     "articles": len(scaled.articles),
                     "passages": len(scaled.passages),
                     "sentences": len(scaled.sentences),
+                    "quotes": 0,
                     "skipped": 0,
                     "problems": 0,
                 },
@@ -276,3 +281,24 @@ def write_index(scaled: Scaled, index_dir: Path, model: dict, max_tokens: int, t
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return final
+
+
+def add_empty_quotes(build: Path) -> bool:
+    """Indexes generated before the generator wrote a quotation index lack one and the engine needs one: an
+    empty one, written with the project's own builder into the build, its files added to the manifest."""
+    from indexer.publish import checksums
+    from search.bm25 import BM25Params
+    from search.dense import DenseConfig
+    from search.layout import MANIFEST, QUOTES
+    from search.quotes import QuoteIndexBuilder
+
+    manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+    if "quotes" in manifest["counts"]:
+        return False
+    builder = QuoteIndexBuilder(build / QUOTES, int(manifest["model"]["dimension"]), BM25Params())
+    manifest["quotes"] = builder.finish(DenseConfig())
+    manifest["counts"]["quotes"] = 0
+    files = {f"{QUOTES}/{k}": v for k, v in checksums(build / QUOTES).items()}
+    manifest["files"].update(files)
+    (build / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return True
