@@ -16,6 +16,7 @@ from search.errors import NewsclipError
 
 from .build import BuildConfig, iter_articles
 from .living import apply_journaled, merge_in_background, writer_lock
+from .ray_options import RAY_CPUS_OPTION, RAY_EMBEDDERS_OPTION, RAY_OPTION, cluster_config
 from .sources import FORMATS, MAX_ARTICLE_BYTES, Problem
 from .sources.jsonl import bounded_lines, parse_line
 from .sources.walk import walk_sources
@@ -82,8 +83,11 @@ def _report(report, problems: list[Problem], as_json: bool) -> None:
               type=click.FloatRange(min=0, min_open=True), help="Size limit of one article, as for rebuild")
 @click.option("--strict", is_flag=True, help="Any input problem fails the add before anything is written")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output")
+@RAY_OPTION
+@RAY_EMBEDDERS_OPTION
+@RAY_CPUS_OPTION
 def add(sources: tuple[str, ...], index_dir: Path, fmt: str | None, max_article_mb: float, strict: bool,
-        as_json: bool) -> None:
+        as_json: bool, ray: str | None, ray_embedders: int | None, ray_cpus_per_embedder: float) -> None:
     """Add articles to the live index: new ids are added, changed ones replaced, unchanged ones left alone."""
     max_bytes = max(1, int(max_article_mb * MB))
     articles, problems = read_inputs(sources, fmt, max_bytes)
@@ -98,7 +102,9 @@ def add(sources: tuple[str, ...], index_dir: Path, fmt: str | None, max_article_
         click.echo("error: no articles to add", err=True)
         sys.exit(EXIT_BAD_INPUT)
     try:
-        report = apply_journaled(index_dir, adds=articles, config=BuildConfig(index_dir=index_dir, progress=False))
+        config = BuildConfig(index_dir=index_dir, progress=False,
+                             ray=cluster_config(ray, ray_embedders, ray_cpus_per_embedder))
+        report = apply_journaled(index_dir, adds=articles, config=config)
     except (NewsclipError, OSError, sqlite3.Error) as exc:
         click.echo(f"error: add failed, the index is unchanged: {exc}", err=True)
         sys.exit(EXIT_FAILED)

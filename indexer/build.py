@@ -6,32 +6,28 @@ import datetime as dt
 import os
 import shutil
 import sys
-import time
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
-from search.bm25 import BM25Builder, BM25Index, BM25Params
-from search.dense import DenseConfig, build_dense, save_dense
+from search.bm25 import BM25Params
+from search.dense import DenseConfig
 from search.embed import DEFAULT_MODEL, MODEL_DIR, TORCH_FP32, Embedder, OnnxEmbedder, SentenceTransformerEmbedder
 from search.errors import BuildError
-from search.columns import ColumnsBuilder
-from search.layout import BM25_DIR, CACHE, COLUMNS, DENSE, FORMAT_VERSION, QUOTES, STORE, sha256_file
-from search.models import Article, Passage, Quotation
-from search.quotes import SEARCHABLE, QuoteIndexBuilder, quote_text
-from search.store import StoreWriter
-from search.text import ANALYZER_SETTINGS, tokenize
+from search.layout import CACHE, FORMAT_VERSION, sha256_file
+from search.models import Article, Passage
+from search.text import ANALYZER_SETTINGS
 
-from .chunking import ChunkConfig, split_article
-from .embedcache import EmbeddingCache, EmbedStats, embed_all
-from .quotes import extract_quotations
+from .chunking import ChunkConfig
+from .cluster import ClusterConfig, connected, pool_size, prepare_on_cluster
+from .embedcache import EmbeddingCache
+from .prepare import NO_SENTENCES, chunk_article
+from .sink import Sink, StrictProblems, stage, write_events  # noqa: F401 - StrictProblems: the build's error
 from .onnx_export import exported_model, resolve_variant
 from .publish import checksums, clean_leftovers, new_build_id, publish, rebuild_lock, start_build
 from .sources import MAX_ARTICLE_BYTES, Problem, printable_path, read_file
@@ -40,7 +36,6 @@ from .sources.walk import walk_sources
 
 EMBED_CACHE = "embeddings.sqlite"
 MODELS = "models"  # exported ONNX models, under the index's cache folder
-PASSAGE_VECTORS = "passage_vectors.f32.part"  # spilled during a build, removed before the manifest
 MAX_LISTED_PROBLEMS = 1000
 COUNT_PIECE = 1024 * 1024  # bytes read at a time when counting JSONL lines for the progress total
 
@@ -66,6 +61,7 @@ class BuildConfig:
     strict: bool = False
     progress: bool = True
     max_article_bytes: int = MAX_ARTICLE_BYTES  # one article's raw bytes (a page file, a JSONL line); over: skipped
+    ray: ClusterConfig | None = None  # read, chunk and embed on a Ray cluster; the driver writes (indexer.cluster)
 
 
 @dataclass
@@ -80,28 +76,11 @@ class BuildReport:
     timings: dict[str, float] = field(default_factory=dict)
     embeddings: dict[str, int] = field(default_factory=dict)
     sentence_embeddings: dict[str, int] = field(default_factory=dict)
+    cluster: dict[str, Any] | None = None  # with --ray: nodes, embedders and batches
 
     @property
     def skipped(self) -> int:
         return sum(p.skipped for p in self.problems)
-
-
-class StrictProblems(BuildError):
-    """--strict met bad input: nothing was published, and the temporary build is gone."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(f"{len(problems)} input problem(s) with --strict; nothing was published")
-        self.problems = problems
-
-
-@contextmanager
-def _stage(timings: dict[str, float], name: str) -> Iterator[None]:
-    """Time a stage; a streamed stage runs once per batch, so its times add up."""
-    began = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[name] = round(timings.get(name, 0.0) + time.perf_counter() - began, 3)
 
 
 def iter_articles(
@@ -117,7 +96,7 @@ def iter_articles(
             continue
         path, fmt, root = item
         try:
-            with _stage(timings, "read"):
+            with stage(timings, "read"):
                 files.append({"path": printable_path(path), "format": fmt, "sha256": sha256_file(path),
                               "bytes": path.stat().st_size})
         except OSError as exc:
@@ -127,7 +106,7 @@ def iter_articles(
             continue
         articles = iter(read_file(path, fmt, root=root, max_bytes=max_bytes))
         while True:
-            with _stage(timings, "read"):
+            with stage(timings, "read"):
                 got = next(articles, None)
             if got is None:
                 break
@@ -199,12 +178,6 @@ def read_sources(config: BuildConfig) -> tuple[list[Article], list[Problem], lis
     return articles, problems, files
 
 
-def embed_text(article: Article, passage: Passage) -> str:
-    """What is embedded and BM25-indexed for a passage: the title makes every passage findable by it (a
-    headline-only brief is its title already: counted once)."""
-    return f"{article.title}\n{passage.text}" if article.title and article.text != article.title else passage.text
-
-
 @dataclass
 class Chunked:
     """Everything chunking yields, row-aligned: kept articles, passages, their embedded texts, sentences."""
@@ -219,39 +192,20 @@ class Chunked:
 
 def chunk_all(articles: list[Article], embedder: Embedder, config: BuildConfig, problems: list[Problem]) -> Chunked:
     """Passages of every article that has a sentence; one that has none is skipped with its reason."""
-    chunking = ChunkConfig(config.chunking.target_words, config.chunking.overlap_sentences, embedder.max_tokens)
     out = Chunked()
     for article in tqdm(articles, desc="chunk", unit="article", disable=not config.progress):
-        prefix = f"{article.title}\n" if article.title and article.text != article.title else ""
-        passages, sentences = split_article(article, chunking, embedder.count_tokens, prefix)
+        passages, texts, sentences = chunk_article(article, config.chunking, embedder)
         if not passages:
-            problems.append(Problem(article.origin, "no sentences in the text", True))
+            problems.append(Problem(article.origin, NO_SENTENCES, True))
             continue
         row = len(out.articles)
         out.articles.append(article)
         out.passages.extend(passages)
-        out.texts.extend(embed_text(article, p) for p in passages)
+        out.texts.extend(texts)
         out.passage_article.extend([row] * len(passages))
         out.sentences.extend((row, a, b) for a, b in sentences)
         out.sentence_texts.extend(article.text[a:b] for a, b in sentences)
     return out
-
-
-def article_quotations(article: Article) -> list[Quotation]:
-    """The article's quotations as stored: offsets into its text, the spoken words, speaker, role and kind."""
-    return [
-        Quotation(article.id, f.start, f.end, f.parts, quote_text(article.text, f.parts), f.speaker, f.role, f.kind,
-                  getattr(f, "speaker_kind", None))
-        for f in extract_quotations(article.text)
-    ]
-
-
-def check_lengths(texts: list[str], embedder: Embedder, first: int = 0) -> None:
-    """Never let the model truncate a passage silently (`first`: the row of texts[0], for the message)."""
-    for i in range(0, len(texts), 1024):
-        for j, n in enumerate(embedder.count_tokens(texts[i : i + 1024])):
-            if n > embedder.max_tokens:
-                raise BuildError(f"passage {first + i + j} has {n} word pieces, over the model's {embedder.max_tokens}")
 
 
 def _versions() -> dict[str, str]:
@@ -264,97 +218,6 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return found
-
-
-class _Sink:
-    """Where streamed batches go: the store, BM25 and columns builders, and the passage vectors spilled to disk."""
-
-    def __init__(self, tmp: Path, embedder: Embedder, config: BuildConfig) -> None:
-        self.embedder, self.config = embedder, config
-        self.store = StoreWriter(tmp / STORE)
-        self.bm25 = BM25Builder(config.bm25)
-        self.columns = ColumnsBuilder(tmp / COLUMNS, embedder.dimension)
-        self.quotes = QuoteIndexBuilder(tmp / QUOTES, embedder.dimension, config.bm25)
-        self.vectors_path = tmp / PASSAGE_VECTORS
-        self.vectors = self.vectors_path.open("wb")
-        self.articles = self.passages = self.sentences = 0
-        self.embed_stats = EmbedStats(0, 0, 0)
-        self.sentence_stats = EmbedStats(0, 0, 0)
-        self.quote_stats = EmbedStats(0, 0, 0)
-
-    def add(self, batch: list[Article], cache: EmbeddingCache, timings: dict[str, float],
-            problems: list[Problem]) -> None:
-        """Chunk, embed (through the cache), tokenize and write one batch of articles."""
-        with _stage(timings, "chunk"):
-            chunked = chunk_all(batch, self.embedder, replace(self.config, progress=False), problems)
-            check_lengths(chunked.texts, self.embedder, first=self.passages)
-        with _stage(timings, "embed"):
-            vectors, stats = embed_all(chunked.texts, self.embedder, cache, self.config.batch_size, False)
-            self.embed_stats = _add_stats(self.embed_stats, stats)
-        with _stage(timings, "embed_sentences"):  # the quote choice compares sentences to the question
-            sentence_vectors, stats = embed_all(chunked.sentence_texts, self.embedder, cache,
-                                                self.config.batch_size * 2, False)
-            self.sentence_stats = _add_stats(self.sentence_stats, stats)
-        with _stage(timings, "quotes"):  # quotations are searched by their words: embedded like passages
-            quotes = [article_quotations(a) for a in chunked.articles]
-            spoken = [q for qs in quotes for q in qs if q.kind in SEARCHABLE]
-            spoken_vectors, stats = embed_all([q.text for q in spoken], self.embedder, cache,
-                                              self.config.batch_size, False)
-            self.quote_stats = _add_stats(self.quote_stats, stats)
-            vector_of = {id(q): v for q, v in zip(spoken, spoken_vectors)}
-            blank = np.zeros(self.embedder.dimension, dtype=np.float32)  # terms are never searched
-        with _stage(timings, "bm25"):
-            for text in chunked.texts:
-                self.bm25.add(tokenize(text))
-        with _stage(timings, "store"):
-            self.vectors.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
-            by_article = np.bincount(np.asarray(chunked.passage_article, dtype=np.int64),
-                                     minlength=len(chunked.articles))
-            first_passage = np.concatenate([[0], np.cumsum(by_article)]).tolist()
-            spans: list[list[tuple[int, int]]] = [[] for _ in chunked.articles]
-            for row, a, b in chunked.sentences:
-                spans[row].append((a, b))
-            s = 0
-            for row, article in enumerate(chunked.articles):
-                self.store.add(article, chunked.passages[first_passage[row] : first_passage[row + 1]], quotes[row])
-                self.quotes.add(self.articles + row, quotes[row],
-                                np.array([vector_of.get(id(q), blank) for q in quotes[row]], dtype=np.float32))
-                self.columns.add(article, int(by_article[row]), spans[row], sentence_vectors[s : s + len(spans[row])])
-                s += len(spans[row])
-        self.articles += len(chunked.articles)
-        self.passages += len(chunked.passages)
-        self.sentences += len(chunked.sentences)
-
-    def finish(self, tmp: Path, timings: dict[str, float]) -> tuple[BM25Index, dict[str, Any]]:
-        """Write BM25, FAISS (from the spilled vectors, which are then removed), the store and the columns."""
-        self.vectors.close()
-        with _stage(timings, "store"):
-            self.store.close()
-            self.columns.save()
-        with _stage(timings, "bm25"):
-            bm25 = self.bm25.finish()
-            bm25.save(tmp / BM25_DIR)
-        with _stage(timings, "faiss"):
-            dim = self.embedder.dimension
-            vectors = np.memmap(self.vectors_path, dtype=np.float32, mode="r", shape=(self.passages, dim)) \
-                if self.passages else np.zeros((0, dim), dtype=np.float32)
-            dense_index, dense_info = build_dense(vectors, self.config.dense)
-            save_dense(dense_index, tmp / DENSE)
-            del dense_index, vectors
-            self.vectors_path.unlink()
-        with _stage(timings, "quotes"):
-            self.quote_info = self.quotes.finish(self.config.dense)
-        return bm25, dense_info
-
-    def abort(self) -> None:
-        """Close what is open; the caller removes the temporary build."""
-        self.vectors.close()
-        self.store.abort()
-        self.quotes.abort()
-
-
-def _add_stats(a: EmbedStats, b: EmbedStats) -> EmbedStats:
-    return EmbedStats(a.cached + b.cached, a.embedded + b.embedded, a.duplicates + b.duplicates)
 
 
 def _batches(articles: Iterator[Article], size: int) -> Iterator[list[Article]]:
@@ -400,6 +263,17 @@ def _ship_model(embedder: Embedder, tmp: Path) -> None:
     shutil.copytree(folder, tmp / MODEL_DIR, copy_function=link_or_copy)
 
 
+def _write_from_cluster(listed: list, config: BuildConfig, embedder: Embedder, sink: Sink, problems: list[Problem],
+                        files: list[dict[str, Any]], timings: dict[str, float], progress: _Progress) -> dict[str, Any]:
+    """Read and prepare the listed sources on the cluster and write them; returns what the cluster did."""
+    with stage(timings, "cluster"), connected(config.ray) as resources:
+        events = prepare_on_cluster(listed, embedder, config.chunking, config.batch_articles, config.batch_size,
+                                    config.max_article_bytes, config.ray, resources)
+        done = write_events(events, sink, timings, problems, files, progress, config.strict)
+        return {"address": config.ray.address, **done, "cpus": float(resources.get("CPU", 0)),
+                "embedders": pool_size(config.ray, resources)[0]}
+
+
 def build_index(config: BuildConfig, embedder: Embedder | None = None) -> BuildReport:
     """Stream the articles into a temporary build and publish it atomically; on any failure the previous one stays.
 
@@ -415,7 +289,7 @@ def build_index(config: BuildConfig, embedder: Embedder | None = None) -> BuildR
     if not any(not isinstance(item, Problem) for item in listed):
         problems = [item for item in listed if isinstance(item, Problem)]
         raise BuildError("no articles to index: " + (f"{len(problems)} problem(s)" if problems else "no input files"))
-    with _stage(timings, "model"):
+    with stage(timings, "model"):
         embedder = embedder or load_embedder(config)
     index_dir = Path(config.index_dir)
     with rebuild_lock(index_dir):
@@ -425,19 +299,23 @@ def build_index(config: BuildConfig, embedder: Embedder | None = None) -> BuildR
         cache = sink = None
         try:
             cache = EmbeddingCache(index_dir / CACHE / EMBED_CACHE, embedder.dimension)
-            sink = _Sink(tmp, embedder, config)
+            sink = Sink(tmp, embedder, config)
             _ship_model(embedder, tmp)
-            with _stage(timings, "count"):
+            with stage(timings, "count"):
                 total = count_articles(listed)
             progress = _Progress(total, config.progress)
-            finished = False
+            finished, cluster = False, None
             try:
-                articles = iter_articles(listed, problems, files, timings, config.max_article_bytes, progress.advance)
-                for batch in _batches(articles, config.batch_articles):
-                    if config.strict and problems:
-                        raise StrictProblems(problems)
-                    sink.add(batch, cache, timings, problems)
-                    progress.advance(len(batch))
+                if config.ray is not None:
+                    cluster = _write_from_cluster(listed, config, embedder, sink, problems, files, timings, progress)
+                else:
+                    articles = iter_articles(listed, problems, files, timings, config.max_article_bytes,
+                                             progress.advance)
+                    for batch in _batches(articles, config.batch_articles):
+                        if config.strict and problems:
+                            raise StrictProblems(problems)
+                        sink.add(batch, cache, timings, problems)
+                        progress.advance(len(batch))
                 finished = True
             finally:
                 progress.close(finished)
@@ -472,6 +350,7 @@ def build_index(config: BuildConfig, embedder: Embedder | None = None) -> BuildR
                 "quotes": {**sink.quote_info, "embeddings": asdict(sink.quote_stats)},
                 "timings": timings,
                 "libraries": _versions(),
+                **({"cluster": cluster} if cluster else {}),
                 "files": checksums(tmp),
             }
             final = publish(index_dir, tmp, build_id, manifest)
@@ -485,5 +364,5 @@ def build_index(config: BuildConfig, embedder: Embedder | None = None) -> BuildR
                 cache.close()
     return BuildReport(
         build_id, final, sink.articles, sink.passages, problems, timings, asdict(sink.embed_stats),
-        asdict(sink.sentence_stats),
+        asdict(sink.sentence_stats), cluster,
     )

@@ -20,6 +20,7 @@ from search.relevance import UNGATED, Gate
 from search.models import SearchRequest
 
 from .build import BuildConfig, BuildReport, StrictProblems, build_index
+from .ray_options import RAY_CPUS_OPTION, RAY_EMBEDDERS_OPTION, RAY_OPTION, cluster_config
 from .chunking import ChunkConfig
 from .onnx_export import resolve_variant
 from .evaluate import METRICS, MODE_NAMES, DatasetError, IndexSettings, evaluate, index_matches, load_beir
@@ -51,6 +52,10 @@ def _print_report(report: BuildReport) -> None:
     e = report.embeddings
     click.echo(f"embeddings: {e.get('embedded', 0)} new, {e.get('cached', 0)} cached, {e.get('duplicates', 0)} duplicate")
     click.echo("seconds: " + "  ".join(f"{k} {v:.2f}" for k, v in report.timings.items()))
+    if report.cluster:
+        c = report.cluster
+        click.echo(f"cluster: {c['address']}: {c['nodes']} node(s) prepared {c['batches']} batches with "
+                   f"{c['embedders']} embedders ({c['cpus']:g} CPUs)")
     if report.problems:
         click.echo(f"problems ({len(report.problems)}):")
         for line in _problem_lines(report.problems):
@@ -91,9 +96,13 @@ def main() -> None:
                    "a JSONL line. A bigger one is skipped and reported, never read whole into memory")
 @click.option("--strict", is_flag=True, help="Any input problem fails the build before anything is written")
 @click.option("--quiet", is_flag=True, help="No progress bars")
+@RAY_OPTION
+@RAY_EMBEDDERS_OPTION
+@RAY_CPUS_OPTION
 def rebuild(sources: tuple[Path, ...], index_dir: Path, fmt: str | None, model: str, passage_words: int,
             overlap: int, k1: float, b: float, dense_kind: str, embedder: str, batch_size: int,
-            model_cache: Path | None, max_article_mb: float, strict: bool, quiet: bool) -> None:
+            model_cache: Path | None, max_article_mb: float, strict: bool, quiet: bool, ray: str | None,
+            ray_embedders: int | None, ray_cpus_per_embedder: float) -> None:
     """Build a new index from SOURCES and publish it atomically."""
     config = BuildConfig(
         sources=sources or (Path("seeds"),),
@@ -109,6 +118,7 @@ def rebuild(sources: tuple[Path, ...], index_dir: Path, fmt: str | None, model: 
         strict=strict,
         progress=not quiet,
         max_article_bytes=max(1, int(max_article_mb * MB)),
+        ray=cluster_config(ray, ray_embedders, ray_cpus_per_embedder),
     )
     try:
         report = build_index(config)

@@ -21,7 +21,9 @@ from search.layout import CACHE, FORMAT_VERSION, MANIFEST, fsync_dir
 from search.models import Article
 from search.text import ANALYZER_SETTINGS
 
-from .build import EMBED_CACHE, BuildConfig, _batches, _Sink
+from .build import EMBED_CACHE, BuildConfig, _batches
+from .sink import Sink, stage, write_events
+from .cluster import connected, prepare_articles_on_cluster
 from .embedcache import EmbeddingCache
 from .publish import checksums
 
@@ -37,10 +39,16 @@ def write_segment(build_dir: Path, name: str, articles: list[Article], embedder:
     timings: dict[str, float] = {}
     problems: list = []
     cache = EmbeddingCache(index_dir / CACHE / EMBED_CACHE, embedder.dimension)
-    sink = _Sink(tmp, embedder, replace(config, progress=False))
+    sink = Sink(tmp, embedder, replace(config, progress=False))
     try:
-        for batch in _batches(iter(articles), config.batch_articles):
-            sink.add(batch, cache, timings, problems)
+        if config.ray is not None:  # `indexer add --ray`: prepared on the cluster, written here in order
+            with stage(timings, "cluster"), connected(config.ray) as resources:
+                events = prepare_articles_on_cluster(articles, embedder, config.chunking, config.batch_articles,
+                                                     config.batch_size, config.ray, resources)
+                write_events(events, sink, timings, problems)
+        else:
+            for batch in _batches(iter(articles), config.batch_articles):
+                sink.add(batch, cache, timings, problems)
         bm25, dense_info = sink.finish(tmp, timings)
         manifest = {
             "format_version": FORMAT_VERSION,

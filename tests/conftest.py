@@ -11,6 +11,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is packaged; a hub lookup must fail loudly, not hang
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # test clusters name their nodes 127.0.0.1: loopback only
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"

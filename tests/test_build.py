@@ -21,7 +21,9 @@ from rank_bm25 import BM25Okapi
 
 from conftest import ROOT, SEEDS, reuters_stories, write_jsonl
 from indexer import build as build_module
-from indexer.build import BuildConfig, StrictProblems, build_index, embed_text
+from indexer import sink as sink_module
+from indexer.build import BuildConfig, StrictProblems, build_index
+from indexer.prepare import embed_text
 from indexer.cli import main as cli
 from indexer.onnx_export import resolve_variant
 from indexer.sources.walk import walk_sources
@@ -156,7 +158,7 @@ def test_failure_in_faiss_stage_keeps_previous_index(tmp_path: Path, embedder, m
     def broken(*args, **kwargs):
         raise RuntimeError("injected FAISS failure")
 
-    monkeypatch.setattr(build_module, "save_dense", broken)
+    monkeypatch.setattr(sink_module, "save_dense", broken)
     with pytest.raises(RuntimeError, match="injected"):
         build_index(config, embedder=embedder)
     assert current_build(index_dir).name == before.build_id
@@ -263,13 +265,13 @@ def test_sigkill_mid_rebuild_leaves_previous_index_current(tmp_path: Path, embed
 
 def test_progress_shows_the_total_and_moves_in_small_steps(tmp_path: Path, embedder, monkeypatch, capsys) -> None:
     corpus = write_jsonl(tmp_path / "reuters.jsonl.gz", reuters_stories(40))
-    slow = build_module._Sink.add
+    slow = sink_module.Sink.add
 
     def add(self, batch, *args, **kwargs):  # every step lasts past tqdm's 0.1 s refresh interval, so each shows
         time.sleep(0.12)
         return slow(self, batch, *args, **kwargs)
 
-    monkeypatch.setattr(build_module._Sink, "add", add)
+    monkeypatch.setattr(sink_module.Sink, "add", add)
     report = build_index(BuildConfig(sources=(corpus,), index_dir=tmp_path / "index"), embedder=embedder)
     err = capsys.readouterr().err
     counts = [int(n) for n in re.findall(r"index:\s+\d+%\|[^|]*\|\s*(\d+)/40 ", err)]

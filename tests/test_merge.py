@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import indexer.build
+import indexer.prepare
 import indexer.chunking
 import indexer.quotes
 from conftest import ROOT, reuters_stories, write_jsonl
@@ -158,8 +158,8 @@ def test_a_merge_changes_no_answer_and_computes_nothing(index: Path, embedder, m
     with monkeypatch.context() as m:  # no embedding, no chunking, no quotation extraction
         m.setattr(type(embedder), "encode", refuse)
         m.setattr(indexer.chunking, "split_article", refuse)
-        m.setattr(indexer.build, "split_article", refuse)
-        m.setattr(indexer.build, "extract_quotations", refuse)
+        m.setattr(indexer.prepare, "split_article", refuse)
+        m.setattr(indexer.prepare, "extract_quotations", refuse)
         m.setattr(indexer.quotes, "extract_batch", refuse)
         began = time.perf_counter()
         new = apply_merge(build, commit, 1, 3, _config(index))
