@@ -28,6 +28,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "read whole before a worker thread sees them, so a slow client never holds one")
     parser.add_argument("--connection-limit", type=int, default=200,
                         help="open connections at most; more wait in the listen backlog (default: 200)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes on the one port, sharing the index's memory-mapped files (default: "
+                             "1); about one core each")
+    parser.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)  # a worker's inherited socket
     parser.add_argument("--no-follow", dest="follow", action="store_false",
                         help="with the ingest API on, do not start `indexer follow` beside the server: another "
                              "process commits the journal (one committer per index is enough)")
@@ -74,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     """Open the index once, then serve until interrupted; never the Flask debug server."""
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.workers > 1 and args.listen_fd is None:
+        from .workers import Supervisor
+
+        try:
+            return Supervisor(args).run()
+        except OSError as exc:
+            print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+            return 1
     from waitress import serve
 
     from . import create_app
@@ -101,10 +113,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("the ingest API is on; --no-follow: another process must commit its writes (indexer follow)",
                   flush=True)
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"Newsclip is serving {args.index} at http://{host}:{args.port}/ (Ctrl-C to stop)", flush=True)
+    if args.listen_fd is not None:  # a worker of `--workers N`: the supervisor bound the socket
+        import socket
+
+        where: dict[str, Any] = {"sockets": [socket.socket(fileno=args.listen_fd)]}
+        print(f"worker {os.getpid()} is serving {args.index}", flush=True)
+    else:
+        where = {"host": args.host, "port": args.port}
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"Newsclip is serving {args.index} at http://{host}:{args.port}/ (Ctrl-C to stop)", flush=True)
     try:
-        serve(app, host=args.host, port=args.port, threads=args.threads, ident="newsclip",
+        serve(app, **where, threads=args.threads, ident="newsclip",
               channel_timeout=args.channel_timeout, cleanup_interval=max(1, args.channel_timeout // 2),
               connection_limit=args.connection_limit, max_request_body_size=body_limit,
               max_request_header_size=64 * 1024, clear_untrusted_proxy_headers=True)
