@@ -282,3 +282,34 @@ def test_a_driver_killed_mid_build_leaves_the_previous_index_current(cluster, se
     while _embedder_pids() and time.monotonic() < deadline:  # the cluster ends the dead driver's actors
         time.sleep(0.5)
     assert not _embedder_pids(), "the killed driver's embedders are still running"
+
+
+def _ray_daemons() -> set[int]:
+    """PIDs of every raylet and GCS server on the machine (only looked at, never signalled)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"raylet" in command or b"gcs_server" in command:
+                found.add(int(entry.name))
+    return found
+
+
+def test_rebuild_with_ray_auto_starts_a_cluster_and_stops_it(tmp_path: Path) -> None:
+    before = _ray_daemons()
+    done = subprocess.run([sys.executable, "-m", "indexer", "rebuild", "--source", str(SEEDS), "--index",
+                           str(tmp_path / "index"), "--quiet", "--ray", "auto"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "cluster: auto: 1 node(s)" in done.stdout and "articles: 2" in done.stdout
+    assert _wait_gone(lambda: _ray_daemons() - before), f"left running: {_ray_daemons() - before}"
+
+
+def _wait_gone(leftover, seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while leftover() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return not leftover()
