@@ -12,7 +12,6 @@ every mode.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
@@ -26,21 +25,9 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # every node is
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .build import subset  # noqa: E402
 from .common import REUTERS, ROOT  # noqa: E402
 from .questions import questions  # noqa: E402
-
-
-def write_stories(n: int, path: Path) -> Path:
-    """The first n Reuters stories with a body, as JSONL."""
-    kept = 0
-    with gzip.open(REUTERS, "rt", encoding="utf-8") as src, path.open("w", encoding="utf-8") as out:
-        for line in src:
-            if (json.loads(line).get("body") or "").strip():
-                out.write(line)
-                kept += 1
-                if kept == n:
-                    break
-    return path
 
 
 def proc_cpu_seconds() -> float:
@@ -99,7 +86,8 @@ def main() -> None:
 
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
-    corpus = write_stories(args.stories, args.work / "stories.jsonl")
+    corpus = args.work / "stories.jsonl.gz"
+    subset(corpus, args.stories)
     models = args.work / "models"
     base = dict(sources=(corpus,), progress=False, model_cache=models)
     result: dict = {"stories": args.stories, "machine": f"{platform.machine()} {os.cpu_count()} cores (shared)",
