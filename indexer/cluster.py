@@ -105,7 +105,8 @@ def connected(config: ClusterConfig) -> Iterator[dict[str, Any]]:
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     try:
         if config.address == LOCAL:
-            ray.init(num_cpus=os.cpu_count() or 1, _node_ip_address="127.0.0.1", **kwargs)
+            # "local": always a new cluster, even when RAY_ADDRESS (set by a parent connected to one) names another
+            ray.init(address="local", num_cpus=os.cpu_count() or 1, _node_ip_address="127.0.0.1", **kwargs)
         else:
             _reachable(config.address)
             ray.init(address=config.address, **kwargs)
