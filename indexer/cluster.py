@@ -1,6 +1,6 @@
 """Preparing a build's articles on a Ray cluster: every node reads, chunks, embeds and tokenizes; the driver writes.
 
-Ray Data reads the listed files with the project's own readers (one block per file), then an actor pool of
+Ray Data reads the listed files with the project's own readers (one task per file, streaming), then an actor pool of
 embedders prepares batches of articles (`indexer.prepare`), each actor loading once the model the driver exported
 and shipped, so every node embeds with the same variant. The stream comes back in input order
 (`preserve_order`), and the driver writes it exactly as a local build writes its own batches: same articles, rows,
@@ -47,6 +47,15 @@ class ClusterConfig:
     embedders: int | None = None  # actors in the pool; None: one per `cpus_per_embedder` of the cluster's CPUs
     cpus_per_embedder: float = 1.0  # also its ONNX threads, rounded (at least 1)
     read_cpus: float = 0.25  # what reading tasks keep: two embedders at 1 CPU on 2 CPUs starve them (a hang)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A file the walk listed, as a reading task gets it (an object, never turned into Arrow columns)."""
+
+    path: Path
+    fmt: str
+    root: Path
 
 
 @dataclass(frozen=True)
@@ -147,19 +156,43 @@ def load_shipped(payload: dict[str, Any], threads: int) -> Embedder:
     return embedder
 
 
-def read_rows(row: dict[str, Any], max_bytes: int) -> list[dict[str, Any]]:
-    """One source file's events in order: the file itself, then its articles and problems (a Ray Data flat_map);
-    a problem of the walk passes through."""
-    if isinstance(row["item"], Problem):
-        return [{"event": row["item"]}]
-    path, fmt, root = row["item"]
+READ_CHUNK = 32  # events a reading task hands on at a time: a file of any size streams, never whole in memory
+
+
+def _column(events: list[Any]) -> dict[str, np.ndarray]:
+    column = np.empty(len(events), dtype=object)
+    column[:] = events
+    return {"event": column}
+
+
+def _file_events(item: Any, max_bytes: int) -> Iterator[Any]:
+    """One listed item's events in order: a walk's problem as it is; for a file, the file, then its articles and
+    problems."""
+    if isinstance(item, Problem):
+        yield item
+        return
+    path, fmt, root = item.path, item.fmt, item.root
     try:
         info = {"path": printable_path(path), "format": fmt, "sha256": sha256_file(path),
                 "bytes": path.stat().st_size}
     except OSError as exc:
-        return [{"event": Problem(str(path), f"cannot read: {exc}", True)}]
-    return [{"event": FileRead(info)}] + [{"event": got} for got in read_file(path, fmt, root=root,
-                                                                             max_bytes=max_bytes)]
+        yield Problem(str(path), f"cannot read: {exc}", True)
+        return
+    yield FileRead(info)
+    yield from read_file(path, fmt, root=root, max_bytes=max_bytes)
+
+
+def read_events(batch: dict[str, np.ndarray], max_bytes: int) -> Iterator[dict[str, np.ndarray]]:
+    """A Ray Data reading task: the listed items' events, READ_CHUNK at a time (a generator: Ray streams it)."""
+    chunk: list[Any] = []
+    for item in batch["item"]:
+        for event in _file_events(item, max_bytes):
+            chunk.append(event)
+            if len(chunk) >= READ_CHUNK:
+                yield _column(chunk)
+                chunk = []
+    if chunk:
+        yield _column(chunk)
 
 
 class Embedders:
@@ -179,9 +212,7 @@ class Embedders:
         items = iter(prepared.items)
         out: list[Any] = [Ready(e.id, e.origin, next(items)) if isinstance(e, Article) else e for e in events]
         out.append(BatchDone(prepared.stats, prepared.timings, self.node))
-        column = np.empty(len(out), dtype=object)
-        column[:] = out
-        return {"event": column}
+        return _column(out)
 
 
 BLOCK_BYTES = 64 * 1024  # a read file's articles go on in blocks of about this size (~30 stories): one big JSONL
@@ -230,8 +261,10 @@ def prepare_on_cluster(listed: Sequence[Any], embedder: Embedder, chunking: Chun
     if not listed:
         return iter(())
     with _ordered_quiet_data():
-        ds = ray.data.from_items([{"item": item} for item in listed], override_num_blocks=len(listed))
-        ds = ds.flat_map(read_rows, fn_kwargs={"max_bytes": max_bytes}, num_cpus=config.read_cpus)
+        items = [item if isinstance(item, Problem) else Listed(*item) for item in listed]
+        ds = ray.data.from_items([{"item": item} for item in items], override_num_blocks=len(items))
+        ds = ds.map_batches(read_events, batch_size=1, batch_format="numpy", fn_kwargs={"max_bytes": max_bytes},
+                            num_cpus=config.read_cpus)
     return _prepared(ds, embedder, chunking, batch_articles, batch_size, config, resources)
 
 
@@ -262,7 +295,7 @@ def _prepared(ds: Any, embedder: Embedder, chunking: ChunkConfig, batch_articles
     with _ordered_quiet_data():
         ds = ds.map_batches(
             Embedders, batch_size=batch_articles, batch_format="numpy", num_cpus=reserved,
-            compute=ray.data.ActorPoolStrategy(size=pool),
+            compute=ray.data.ActorPoolStrategy(size=pool), scheduling_strategy="SPREAD",  # over every node
             fn_constructor_kwargs={"payload": [payload], "chunking": chunking, "batch_size": batch_size,
                                    "threads": threads},
         )

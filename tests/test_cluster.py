@@ -90,7 +90,9 @@ def corpus(tmp_path_factory) -> list[Path]:
     ])
     with extra.open("a", encoding="utf-8") as handle:
         handle.write("{not json\n")
-    return [require(ADI / "corpus.jsonl.gz"), extra, SEEDS]
+    unknown = folder / "notes.xyz"  # a problem of the walk itself, between two files
+    unknown.write_text("not an article format", encoding="utf-8")
+    return [require(ADI / "corpus.jsonl.gz"), unknown, extra, SEEDS]
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +140,7 @@ def test_same_articles_passages_problems_and_quotations(both) -> None:
     assert [(p["origin"], p["reason"]) for p in a["problems"]] == [(p["origin"], p["reason"]) for p in b["problems"]]
     reasons = " ".join(p["reason"] for p in b["problems"])
     assert "duplicate article id" in reasons and "not JSON" in reasons and "no text" in reasons
+    assert "unknown format" in reasons
     assert [f["sha256"] for f in a["sources"]] == [f["sha256"] for f in b["sources"]]
     one, two = SearchEngine.open(local), SearchEngine.open(remote)
     rows = list(range(a["counts"]["articles"]))
