@@ -57,6 +57,8 @@ def test_workers_share_the_port_and_a_killed_one_is_started_again(seeds_index: P
         assert _wait(lambda: len(_children(proc.pid) & _accepting(port)) == 2), (tmp_path / "server.log").read_text()
         first = _children(proc.pid)
         assert _accepting(port) == first | {proc.pid}  # the supervisor binds; its two workers accept
+        for pid in first:  # each worker keeps two malloc arenas unless the environment says otherwise
+            assert b"MALLOC_ARENA_MAX=2\0" in Path(f"/proc/{pid}/environ").read_bytes()
         expected = [h["article_id"] for h in _ask(base)["hits"]]
         assert expected
         victim = sorted(first)[0]
