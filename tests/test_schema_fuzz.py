@@ -16,12 +16,18 @@ import shutil
 
 import pytest
 import schemathesis
+import schemathesis.specs.openapi.schemas  # noqa: F401 - see below
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from openapi_schema_validator import OAS31Validator
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from web.schemas import ALIASES
+
+# schemathesis loads its OpenAPI modules on first use, and pytest rewrites them (it is a pytest plugin) with
+# ast.parse. Loaded that late, after the cluster tests, one fresh clone's run hit CPython 3.11's "AST constructor
+# recursion depth mismatch" (the interpreter's recursion limit changed by another thread during the parse): they
+# are loaded above, at collection, before any test has started a thread.
 
 MODES = [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
 # schemathesis sends requests' default Accept-Encoding (gzip, deflate, zstd) but its WSGI transport never
