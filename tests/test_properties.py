@@ -618,6 +618,7 @@ URL = st.one_of(
 @example("https://x.org/\ud800")
 @example("http:\\\\evil.org")
 @example("http:// \u00e9")  # an invalid host, but an http one
+@example("http://\x7f")  # DEL is a control character too (found by Hypothesis on a fresh clone)
 def test_safe_url_only_ever_returns_http_links(url: str | None) -> None:
     result = safe_url(url)
     if result is None:

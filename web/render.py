@@ -124,7 +124,7 @@ def safe_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    if any(ch in url for ch in "\x00\r\n\t") or any(ord(ch) < 32 for ch in url):
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in url):  # control characters, DEL among them, never make a link
         return None
     try:
         parts = urlsplit(url)
