@@ -16,6 +16,7 @@ import faiss
 import numpy as np
 import pytest
 
+from bench.workers import process_tree
 from conftest import ROOT, SEEDS, SHARED_DATA, require, reuters_stories, write_jsonl
 from indexer.build import BuildConfig, build_index
 from indexer.cluster import ClusterConfig, ClusterError, connected
@@ -26,25 +27,6 @@ from search.models import SearchRequest
 
 ray = pytest.importorskip("ray")
 ADI = SHARED_DATA / "ir-classic" / "adi"
-
-
-def _descendants(pid: int) -> set[int]:
-    """Every process below pid (the cluster's GCS, raylets and workers started by this test process)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
 
 
 def _listeners(pids: set[int]) -> list[tuple[str, int]]:
@@ -116,7 +98,7 @@ def test_an_unreachable_cluster_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_the_cluster_listens_on_loopback_only(cluster) -> None:
-    listening = _listeners(_descendants(os.getpid()))
+    listening = _listeners(set(process_tree(os.getpid())))
     assert listening, "no listening socket of the test's own cluster was found: the check would prove nothing"
     outside = [(addr, pid) for addr, pid in listening
                if not (addr.startswith("127.") or addr.startswith("[::1]") or addr.startswith("[::ffff:127."))]
@@ -215,7 +197,7 @@ def test_add_on_the_cluster_equals_a_local_add(cluster, seeds_index, tmp_path: P
 def _embedder_pids() -> list[int]:
     """This test process's Ray Data embedder actors (their process titles name the class)."""
     found = []
-    for pid in _descendants(os.getpid()):
+    for pid in process_tree(os.getpid())[1:]:
         try:
             title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except OSError:
