@@ -19,7 +19,7 @@ from search.bm25 import BM25Params
 from search.dense import DenseConfig
 from search.embed import DEFAULT_MODEL, MODEL_DIR, TORCH_FP32, Embedder, OnnxEmbedder, SentenceTransformerEmbedder
 from search.errors import BuildError
-from search.layout import CACHE, FORMAT_VERSION, sha256_file
+from search.layout import CACHE, FORMAT_VERSION
 from search.models import Article, Passage
 from search.text import ANALYZER_SETTINGS
 
@@ -30,7 +30,8 @@ from .prepare import NO_SENTENCES, chunk_article
 from .sink import Sink, StrictProblems, stage, write_events  # noqa: F401 - StrictProblems: the build's error
 from .onnx_export import exported_model, resolve_variant
 from .publish import checksums, clean_leftovers, new_build_id, publish, rebuild_lock, start_build
-from .sources import MAX_ARTICLE_BYTES, Problem, printable_path, read_file
+from .sources import MAX_ARTICLE_BYTES, Problem, read_file
+from .sources.base import file_info
 from .sources.decode import open_binary
 from .sources.walk import walk_sources
 
@@ -97,8 +98,7 @@ def iter_articles(
         path, fmt, root = item
         try:
             with stage(timings, "read"):
-                files.append({"path": printable_path(path), "format": fmt, "sha256": sha256_file(path),
-                              "bytes": path.stat().st_size})
+                files.append(file_info(path, fmt))
         except OSError as exc:
             problems.append(Problem(str(path), f"cannot read: {exc}", True))
             if on_skip is not None:

@@ -24,13 +24,13 @@ import numpy as np
 
 from search.embed import Embedder, OnnxEmbedder, SentenceTransformerEmbedder
 from search.errors import BuildError
-from search.layout import sha256_file
 from search.models import Article
 
 from .chunking import ChunkConfig
 from .embedcache import EmbedStats
 from .prepare import PreparedArticle, prepare
-from .sources import Problem, printable_path, read_file
+from .sources import Problem, read_file
+from .sources.base import file_info
 
 LOCAL = "auto"  # --ray auto: a cluster of this machine alone, started for the command and stopped after it
 
@@ -173,8 +173,7 @@ def _file_events(item: Any, max_bytes: int) -> Iterator[Any]:
         return
     path, fmt, root = item.path, item.fmt, item.root
     try:
-        info = {"path": printable_path(path), "format": fmt, "sha256": sha256_file(path),
-                "bytes": path.stat().st_size}
+        info = file_info(path, fmt)
     except OSError as exc:
         yield Problem(str(path), f"cannot read: {exc}", True)
         return

@@ -8,9 +8,12 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from dateutil import parser as date_parser
+
+from search.layout import sha256_file
 
 FORMATS = ("pagetext", "jsonl", "html")
 
@@ -56,6 +59,11 @@ def printable_path(name: str | Path) -> str:
     """A file name as text that prints and stores anywhere: bytes that are not UTF-8 (kept by Python as lone
     surrogates) become backslash escapes, so "\xff-page.txt" cannot crash SQLite, JSON or the terminal."""
     return os.fsencode(str(name)).decode("utf-8", "backslashreplace")
+
+
+def file_info(path: Path, fmt: str) -> dict[str, Any]:
+    """What a build's manifest lists for a source file it read (OSError when the file cannot be read)."""
+    return {"path": printable_path(path), "format": fmt, "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 class ParseError(Exception):
