@@ -148,7 +148,7 @@ def search_dense(
     """Rows and cosine scores of the k nearest passages (among `allowed`, a boolean mask), best first."""
     if k <= 0 or index.ntotal == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    if isinstance(index, ConcatDense):
+    if not isinstance(index, faiss.Index):  # segments joined (ConcatDense) or on shards (search/sharded.py)
         return index.search(query, min(k, index.ntotal), allowed, ef_search)
     vector = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
     k = min(k, index.ntotal)

@@ -10,6 +10,7 @@ import datetime as dt
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,11 @@ from .quotes import QuoteIndex
 from .query import ParsedQuery, contains_phrase, parse_question, validate
 from .ranking import Query, Ranker, Windows
 from .relevance import NO_MATCH, WEAK_ONLY, Gate, language_notice
-from .segments import SegmentCache, commit_summary, open_snapshot
+from .segments import SegmentCache, Snapshot, commit_summary, open_snapshot
 from .text import tokenize
 
 _EPOCH = dt.date(1970, 1, 1)
+SnapshotOpener = Callable[[Path, dict, SegmentCache], "tuple[Snapshot, Any]"]
 MORE_PASSAGES = 2
 PHRASE_CHECK_LIMIT = 2000  # passages whose text is read to count a quoted phrase exactly; beyond, a lower bound
 DATE_SORT_FUSED_LIMIT = 20_000  # sort=date orders equal times by relevance up to this many matching passages
@@ -96,15 +98,18 @@ class SearchEngine:
 
     def __init__(
         self, build_dir: Path, manifest: dict[str, Any], embedder: Embedder, settings: EngineSettings = EngineSettings(),
-        segments: SegmentCache | None = None,
+        segments: SegmentCache | None = None, snapshots: SnapshotOpener | None = None,
     ) -> None:
-        """Open the build's newest commit: its segments (those already in `segments` are reused) and deletes."""
+        """Open the build's newest commit: its segments (those already in `segments` are reused) and deletes.
+
+        `snapshots` opens it another way (search/sharded.py: segments served by shards); by default, locally."""
         self.settings = settings
         self.build_dir = build_dir
         self.manifest = manifest
         self.embedder = embedder
         self.segments = segments if segments is not None else SegmentCache()
-        snapshot, self.commit = open_snapshot(build_dir, manifest, self.segments)
+        self.snapshots = snapshots
+        snapshot, self.commit = (snapshots or open_snapshot)(build_dir, manifest, self.segments)
         self.segments.acquire()
         self.snapshot = snapshot
         self.store = snapshot.store
@@ -141,6 +146,7 @@ class SearchEngine:
         embed_threads: int | None = None,
         manifest: dict[str, Any] | None = None,
         segments: SegmentCache | None = None,
+        snapshots: SnapshotOpener | None = None,
     ) -> SearchEngine:
         """Load one published build (see `open`); an embedder of another fingerprint is refused."""
         manifest = manifest if manifest is not None else read_manifest(build)
@@ -154,7 +160,7 @@ class SearchEngine:
                 f"but the query model is {embedder.name!r} ({embedder.dimension} dims, fingerprint "
                 f"{embedder.fingerprint}): rebuild the index or serve it with its own model"
             )
-        engine = cls(build, manifest, embedder, settings, segments)
+        engine = cls(build, manifest, embedder, settings, segments, snapshots)
         engine.vectors.get("warm up the model")  # the first encode pays torch's one-off set-up costs
         return engine
 

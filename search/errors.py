@@ -31,3 +31,12 @@ class BadQuery(NewsclipError):
 
 class SearchTimeout(NewsclipError):
     """A search ran past its deadline and was cut; the web app answers 503."""
+
+
+class ShardUnavailable(NewsclipError):
+    """No replica of a shard answered; the web app answers 503 naming it, never a partial answer."""
+
+    def __init__(self, shard: int, why: str = "") -> None:
+        super().__init__(f"shard {shard} is unavailable (no replica answered{': ' + why if why else ''}); the "
+                         "answer would miss its articles, so none is given: try again shortly")
+        self.shard = shard

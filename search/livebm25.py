@@ -42,8 +42,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from itertools import compress, count
 
 import numpy as np
@@ -55,6 +55,15 @@ _EMPTY_ROWS = np.zeros(0, dtype=np.int64)
 CACHE_POSTINGS = 16_000_000  # weighted saturations kept per snapshot (float64: 128 MB), the most recent terms'
 CACHE_FROM = 20_000  # a term with fewer postings is scored in less time than a cache lookup saves
 Part = tuple[int, int, int]  # (segment, start, end) of a term's postings in that segment
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What a shard needs of the whole corpus to score its rows as one BM25Okapi over all of it would."""
+
+    n_live: int  # live passages (or quotations) of every shard
+    total_length: int  # their tokens, summed exactly
+    floor: float  # epsilon x the mean idf of the whole live vocabulary
 
 
 def _masks(segments: Sequence[BM25Index], live: Sequence[np.ndarray | None]) -> list[np.ndarray | None]:
@@ -166,7 +175,10 @@ class LiveBM25:
         params: BM25Params = BM25Params(),
         df_histogram: dict[int, int] | None = None,
         cache_postings: int = CACHE_POSTINGS,
+        totals: Totals | None = None,
     ) -> None:
+        """`totals`: a shard's part of a larger corpus, scored with that corpus's N, total length and floor (the
+        df of each query term comes with the query: `partial_scores`)."""
         self.segments = tuple(segments)
         self._live = _masks(self.segments, live)
         self.params = params
@@ -178,6 +190,8 @@ class LiveBM25:
             lengths = seg.doc_lengths if mask is None else seg.doc_lengths[mask]
             n_live += int(lengths.shape[0])
             total += int(lengths.sum())
+        if totals is not None:
+            n_live, total = totals.n_live, totals.total_length
         self.n_live, self.total_length = n_live, total
         self.avgdl = total / n_live if n_live else 0.0  # Python ints: rank_bm25's num_doc / corpus_size
         self._dead_local = [None if m is None else np.flatnonzero(~m).astype(np.int32) for m in self._live]
@@ -189,7 +203,9 @@ class LiveBM25:
             k1 * (1 - b + b * seg.doc_lengths / avgdl) if avgdl > 0 else np.zeros(seg.n_docs)
             for seg in self.segments
         ]
-        if df_histogram is None:
+        if totals is not None:
+            df_histogram = {}
+        elif df_histogram is None:
             df_histogram = live_df_histogram(self.segments, self._live)
         histogram = {int(df): int(c) for df, c in df_histogram.items() if c}
         if any(df < 1 or df > n_live or c < 0 for df, c in histogram.items()):
@@ -198,7 +214,9 @@ class LiveBM25:
         self._n_terms = sum(histogram.values())
         self._floor = params.epsilon * (_idf_sum(n_live, histogram) / self._n_terms) if self._n_terms else 0.0
         if len(self.segments) == 1 and self._live[0] is None and self.segments[0].params == params:
-            self._floor = self._own_floor(self.segments[0], self._floor)
+            self._floor = self.own_floor(self.segments[0], self._floor)
+        if totals is not None:
+            self._floor = totals.floor
         self._max_idf = max((self._floored(df) for df in histogram), default=0.0)
         self._terms: dict[str, tuple[int, tuple[Part, ...]]] = {}
         # a frequent term's weighted saturation per posting, as _saturate computes it: the snapshot's avgdl and
@@ -208,7 +226,7 @@ class LiveBM25:
         self._doc_lengths: np.ndarray | None = None
 
     @staticmethod
-    def _own_floor(seg: BM25Index, floor: float) -> float:
+    def own_floor(seg: BM25Index, floor: float) -> float:
         """The floor a single all-live segment stored (summed in rank_bm25's order), if any term is floored."""
         df = seg.doc_frequencies
         if not df.size:
@@ -345,6 +363,29 @@ class LiveBM25:
         sat /= den
         sat *= weight
         return sat
+
+    @property
+    def floor(self) -> float:
+        """The idf a term in more than half the live passages gets (epsilon x the mean idf)."""
+        return self._floor
+
+    def partial_scores(self, query_tokens: Sequence[str], dfs: Mapping[str, int]) -> np.ndarray:
+        """A shard's rows scored as the whole corpus scores them: each term weighted by its df over the corpus
+        (`dfs`, summed over the shards by the router), saturated with the corpus's avgdl (`totals`); the same
+        operations in the same order as `scores`, so the values are bit-equal to the whole LiveBM25's."""
+        scores = np.zeros(self.n_docs, dtype=np.float64)
+        added = False
+        for token in query_tokens:
+            df = int(dfs.get(token, 0))
+            _, parts = self._term(token)
+            if not df or not parts:
+                continue
+            for (s, a, b), sat in zip(parts, self._contributions(token, df, parts)):
+                np.add.at(scores[self._bases[s] : self._bases[s + 1]], self.segments[s].doc_ids[a:b], sat)
+            added = True
+        if added and self._dead.size:
+            scores[self._dead] = 0.0
+        return scores
 
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """Float64 score of every global row, equal to BM25Okapi(live passages) on the live rows, 0 on deleted."""

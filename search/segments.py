@@ -11,7 +11,7 @@ from HNSW) but are masked everywhere: no date, no source, no speaker, and `live`
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,10 @@ from .layout import BM25_DIR, COLUMNS, DENSE, QUOTES, STORE, read_manifest
 from .models import Article, Passage, Quotation
 from .quotes import QuoteIndex, SpeakerLookup, load_quote_index
 from .store import Store
+
+
+Lexical = Callable[..., Any]  # (BM25 parts, live masks, params, df_histogram=...) -> what the engine scores with
+Vectors = Callable[[list[Any]], Any]  # FAISS parts -> what the engine searches
 
 
 class SegmentReader:
@@ -193,10 +197,15 @@ def _remap(codes: np.ndarray, mapping: np.ndarray) -> np.ndarray:
     return np.where(codes >= 0, mapping[np.maximum(codes, 0)], -1).astype(np.int32)
 
 
-def compose(readers: Sequence[SegmentReader], deleted: Sequence[np.ndarray], params: Any,
-            df_histograms: dict[str, dict[int, int]] | None = None) -> Snapshot:
-    """The snapshot of some segments (in row order) with their deleted article rows."""
-    if len(readers) == 1 and not len(deleted[0]):  # a build alone: its own parts, nothing composed
+def compose(readers: Sequence[Any], deleted: Sequence[np.ndarray], params: Any,
+            df_histograms: dict[str, dict[int, int]] | None = None, lexical: Lexical = LiveBM25,
+            vectors: Vectors = ConcatDense) -> Snapshot:
+    """The snapshot of some segments (in row order) with their deleted article rows.
+
+    `lexical` and `vectors` join the segments' BM25 and FAISS parts (a router joins parts that live on shards:
+    search/sharded.py); the columns, quotation arrays and stores are joined here either way."""
+    local = lexical is LiveBM25 and vectors is ConcatDense
+    if local and len(readers) == 1 and not len(deleted[0]):  # a build alone: its own parts, nothing composed
         r = readers[0]
         return Snapshot(r.store, r.bm25, r.dense, r.columns, r.quotes, r.n_articles, r.n_passages, None,
                         r.n_articles, r.n_passages, (r,))
@@ -225,10 +234,11 @@ def compose(readers: Sequence[SegmentReader], deleted: Sequence[np.ndarray], par
         sentence_vectors=ConcatRows([c.sentence_vectors for c in cols]),
     )
     histograms = {kind: {int(df): int(n) for df, n in h.items()} for kind, h in (df_histograms or {}).items()}
-    bm25 = LiveBM25([r.bm25 for r in readers], _split_mask(live, p_bases), params,
-                    df_histogram=histograms.get("passages"))
-    dense = ConcatDense([r.dense for r in readers])
-    quotes = _compose_quotes(readers, live_articles, a_bases, q_bases, params, histograms.get("quotes"))
+    bm25 = lexical([r.bm25 for r in readers], _split_mask(live, p_bases), params,
+                   df_histogram=histograms.get("passages"))
+    dense = vectors([r.dense for r in readers])
+    quotes = _compose_quotes(readers, live_articles, a_bases, q_bases, params, histograms.get("quotes"),
+                             lexical, vectors)
     store = SnapshotStore(readers, a_bases, p_bases, q_bases, live_articles)
     return Snapshot(store, bm25, dense, columns, quotes, int(a_bases[-1]), int(p_bases[-1]), live,
                     int(live_articles.sum()), int(live.sum()), tuple(readers))
@@ -238,8 +248,9 @@ def _split_mask(mask: np.ndarray, bases: np.ndarray) -> list[np.ndarray]:
     return [mask[bases[s]:bases[s + 1]] for s in range(len(bases) - 1)]
 
 
-def _compose_quotes(readers: Sequence[SegmentReader], live_articles: np.ndarray, a_bases: np.ndarray,
-                    q_bases: np.ndarray, params: Any, df_histogram: dict[int, int] | None) -> QuoteIndex:
+def _compose_quotes(readers: Sequence[Any], live_articles: np.ndarray, a_bases: np.ndarray, q_bases: np.ndarray,
+                    params: Any, df_histogram: dict[int, int] | None, lexical: Lexical = LiveBM25,
+                    vectors: Vectors = ConcatDense) -> QuoteIndex:
     """The quotation index of the snapshot: speakers merged by name, deleted articles' quotations unsearchable."""
     qs = [r.quotes for r in readers]
     article = np.concatenate([q.article.astype(np.int64) + a_bases[s] for s, q in enumerate(qs)])
@@ -255,8 +266,8 @@ def _compose_quotes(readers: Sequence[SegmentReader], live_articles: np.ndarray,
     searchable = np.concatenate([q.searchable for q in qs]) & live
     counts = np.bincount(speaker[(speaker >= 0) & searchable], minlength=len(names))
     kinds = ["person" if flag else "description" for flag in named.tolist()]  # only is_named reads them
-    bm25 = LiveBM25([q.bm25 for q in qs], _split_mask(live, q_bases), params, df_histogram=df_histogram)
-    return QuoteIndex(bm25, ConcatDense([q.dense for q in qs]), article.astype(np.int32), speaker,
+    bm25 = lexical([q.bm25 for q in qs], _split_mask(live, q_bases), params, df_histogram=df_histogram)
+    return QuoteIndex(bm25, vectors([q.dense for q in qs]), article.astype(np.int32), speaker,
                       np.concatenate([q.kind for q in qs]), names, counts, SpeakerLookup.build(names, kinds),
                       searchable, named)
 
@@ -291,7 +302,7 @@ class SegmentCache:
                 reader = self._readers.setdefault(path, reader)
         return reader
 
-    def keep_only(self, paths: set[Path]) -> None:
+    def keep_only(self, paths: set[Any]) -> None:
         """Forget readers of segments no longer listed (their files go when the last snapshot using them does)."""
         with self._lock:
             for path in [p for p in self._readers if p not in paths]:
@@ -301,13 +312,16 @@ class SegmentCache:
         return len(self._readers)
 
 
-def open_snapshot(build_dir: Path, manifest: dict[str, Any], cache: SegmentCache | None = None,
-                  commit: Commit | None = None) -> tuple[Snapshot, Commit]:
-    """The snapshot of the build's newest commit (or of `commit`), reusing the cache's open segments."""
+def bm25_params(manifest: dict[str, Any]) -> BM25Params:
+    """The BM25 settings a build was made with."""
+    bm25 = manifest.get("bm25", {})
+    return BM25Params(float(bm25.get("k1", 1.2)), float(bm25.get("b", 0.5)), float(bm25.get("epsilon", 0.25)))
+
+
+def segment_opener(build_dir: Path, manifest: dict[str, Any]) -> Callable[[Path], SegmentReader]:
+    """Opens a segment of the build, refusing one embedded with another model."""
     build_dir = Path(build_dir)
-    cache = cache if cache is not None else SegmentCache()
     dimension = int(manifest["model"]["dimension"])
-    commit = commit if commit is not None else read_commit(build_dir, int(manifest["counts"]["articles"]))
 
     def opener(path: Path) -> SegmentReader:
         own = manifest if path == build_dir.resolve() else read_manifest(path)
@@ -315,13 +329,21 @@ def open_snapshot(build_dir: Path, manifest: dict[str, Any], cache: SegmentCache
             raise IndexCorrupt(f"{path} was embedded with another model than its build")
         return SegmentReader(path, own, dimension)
 
+    return opener
+
+
+def open_snapshot(build_dir: Path, manifest: dict[str, Any], cache: SegmentCache | None = None,
+                  commit: Commit | None = None) -> tuple[Snapshot, Commit]:
+    """The snapshot of the build's newest commit (or of `commit`), reusing the cache's open segments."""
+    build_dir = Path(build_dir)
+    cache = cache if cache is not None else SegmentCache()
+    commit = commit if commit is not None else read_commit(build_dir, int(manifest["counts"]["articles"]))
+    opener = segment_opener(build_dir, manifest)
     paths = [segment_dir(build_dir, ref) for ref in commit.segments]
     readers = [cache.get(p, opener) for p in paths]
     deleted = [load_deleted(build_dir, ref) for ref in commit.segments]
-    bm25 = manifest.get("bm25", {})
-    params = BM25Params(float(bm25.get("k1", 1.2)), float(bm25.get("b", 0.5)), float(bm25.get("epsilon", 0.25)))
     cache.keep_only(set(paths))
-    return compose(readers, deleted, params, commit.extra.get(DF_HISTOGRAMS)), commit
+    return compose(readers, deleted, bm25_params(manifest), commit.extra.get(DF_HISTOGRAMS)), commit
 
 
 def commit_summary(build_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,31 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
+def living_index(folder: Path, embedder) -> Path:
+    """A living index of several segments with replacements and deletes: the seeds and 120 Reuters stories."""
+    from indexer.build import BuildConfig, build_index
+    from indexer.living import ArchiveWriter, writer_lock
+    from indexer.sources import read_articles
+
+    def write(adds=(), deletes=()) -> None:
+        with writer_lock(index):
+            ArchiveWriter(index, BuildConfig(index_dir=index, progress=False), embedder).apply(adds, deletes)
+
+    def articles(name: str, records: list[dict]) -> list:
+        return [a for a in read_articles([write_jsonl(folder / name, records)]) if not hasattr(a, "reason")]
+
+    stories = reuters_stories(120)
+    index = folder / "index"
+    build_index(BuildConfig(sources=(write_jsonl(folder / "base.jsonl", stories[:60]), SEEDS), index_dir=index,
+                            progress=False), embedder=embedder)
+    write(adds=articles("more.jsonl", stories[60:84]))
+    changed = [dict(s, body=s["body"] + "\nThe figures were revised on Friday.") for s in stories[70:73]]
+    write(adds=articles("later.jsonl", stories[84:104] + changed))
+    write(deletes=[str(s["id"]) for s in stories[3:6]])
+    write(adds=articles("last.jsonl", stories[104:120]))
+    return index
+
+
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory) -> Path:
     """Where the session exports the packaged model to ONNX, once."""

@@ -14,7 +14,7 @@ from flask_compress import Compress
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from search.errors import SearchTimeout
+from search.errors import SearchTimeout, ShardUnavailable
 
 DEFAULTS: dict[str, Any] = {
     "INDEX": "var/index",
@@ -91,6 +91,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     model = app.config.get("MODEL") or None
     given = app.config.get("EMBEDDER")  # tests hand in the model they already loaded
     threads = int(app.config["EMBED_THREADS"])
+    shards = app.config.get("SHARDS")  # `python -m web --ray`: the shards' handles (web/cluster.py)
+    snapshots = None
+    if shards is not None:
+        from search.sharded import ShardedSnapshotOpener
+
+        snapshots = ShardedSnapshotOpener(shards)
 
     def opener(build: Path, manifest: dict[str, Any], previous: SearchEngine | None) -> SearchEngine:
         """A build with its own model; the model already loaded is kept when the new build has the same one."""
@@ -100,7 +106,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             embedder = previous.embedder
         same = previous is not None and previous.build_dir == build  # a new commit: its unchanged segments reused
         return SearchEngine.open_build(build, model=model, embedder=embedder, embed_threads=threads,
-                                       manifest=manifest, segments=previous.segments if same else None)
+                                       manifest=manifest, segments=previous.segments if same else None,
+                                       snapshots=snapshots)
 
     live = LiveIndex(Path(app.config["INDEX"]), opener, verify=bool(app.config["RELOAD_VERIFY"]))
     app.extensions["newsclip"] = live
@@ -160,17 +167,26 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             return response
         return render_template("error.html", status=status, title=exc.name, message=exc.description), status
 
-    @app.errorhandler(SearchTimeout)
-    def timed_out(exc: SearchTimeout) -> ResponseReturnValue:
-        app.logger.warning("search cut after %s s on %s", app.config["REQUEST_TIMEOUT"], request.full_path)
+    def unavailable(code: str, title: str, message: str) -> ResponseReturnValue:
+        """A 503 in the API's error shape or as a page, with Retry-After."""
         if is_api(request.path):
-            response = jsonify(api.error_body("timeout", str(exc), None))
+            response = jsonify(api.error_body(code, message, None))
         else:
-            response = app.make_response((render_template(
-                "error.html", status=503, title="The search took too long", message=str(exc)), 503))
+            response = app.make_response((render_template("error.html", status=503, title=title,
+                                                           message=message), 503))
         response.status_code = 503
         response.headers["Retry-After"] = "5"
         return response
+
+    @app.errorhandler(SearchTimeout)
+    def timed_out(exc: SearchTimeout) -> ResponseReturnValue:
+        app.logger.warning("search cut after %s s on %s", app.config["REQUEST_TIMEOUT"], request.full_path)
+        return unavailable("timeout", "The search took too long", str(exc))
+
+    @app.errorhandler(ShardUnavailable)
+    def shard_down(exc: ShardUnavailable) -> ResponseReturnValue:
+        app.logger.warning("%s on %s", exc, request.full_path)
+        return unavailable("shard_unavailable", f"Shard {exc.shard} is unavailable", str(exc))
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> ResponseReturnValue:

@@ -31,6 +31,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1,
                         help="server processes on the one port, sharing the index's memory-mapped files (default: "
                              "1); about one core each")
+    parser.add_argument("--ray", default=None, metavar="ADDRESS|auto",
+                        help="serve the index's segments from shards on this Ray cluster (host:port of its head), or "
+                             "on one started on this machine on loopback and stopped with the server (auto)")
+    parser.add_argument("--shards", type=int, default=2,
+                        help="with --ray: shards, each a run of the index's segments (default: 2)")
+    parser.add_argument("--replicas", type=int, default=2, help="with --ray: replicas per shard (default: 2)")
+    parser.add_argument("--replica-cpus", type=float, default=0.1,
+                        help="with --ray: CPUs Ray reserves per replica (default: 0.1; replicas are mostly idle)")
+    parser.add_argument("--shard-timeout", type=float, default=10.0,
+                        help="with --ray: seconds a shard call may wait for a replica before the answer is a 503 "
+                             "naming the shard (default: 10)")
     parser.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)  # a worker's inherited socket
     parser.add_argument("--no-follow", dest="follow", action="store_false",
                         help="with the ingest API on, do not start `indexer follow` beside the server: another "
@@ -78,6 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     """Open the index once, then serve until interrupted; never the Flask debug server."""
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.ray and args.workers > 1:
+        print("error: --ray serves from one router process; use --replicas for more shard replicas",
+              file=sys.stderr)
+        return 2
+    if args.ray and (args.shards < 1 or args.replicas < 1):
+        print("error: --shards and --replicas must be at least 1", file=sys.stderr)
+        return 2
     if args.workers > 1 and args.listen_fd is None:
         from .workers import Supervisor
 
@@ -90,16 +108,31 @@ def main(argv: list[str] | None = None) -> int:
 
     from . import create_app
 
-    config = {"INDEX": args.index, "DEBUG": False, "TESTING": False}
+    config: dict[str, Any] = {"INDEX": args.index, "DEBUG": False, "TESTING": False}
     if args.model:
         config["MODEL"] = args.model
+    cluster = None
+    if args.ray:
+        from . import cluster
+
+        try:
+            started = cluster.connect(args.ray)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            print(f"error: cannot reach the Ray cluster at {args.ray!r}: {exc}", file=sys.stderr)
+            return 1
+        config["SHARDS"] = cluster.start_shards(args.shards, args.replicas, args.replica_cpus, args.shard_timeout)
+        print(f"{args.shards} shards of {args.replicas} replicas each are up on Ray Serve", flush=True)
     try:
         app = create_app(config)
     except NewsclipError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if cluster is not None:
+            cluster.stop_shards(started)
         return 1
     from .ingest import enabled
 
+    if cluster is not None:  # SIGTERM stops the shards (and a local cluster) as Ctrl-C does
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     body_limit = 1024 * 1024
     follower = None
     if enabled(app):
@@ -130,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if follower is not None:
             stop_follower(follower)
+        if cluster is not None:
+            app.extensions["newsclip"].close()
+            cluster.stop_shards(started)
+            print("stopped the shards" + (" and the local Ray cluster" if started else ""), flush=True)
     return 0
 
 

@@ -52,8 +52,9 @@ _ERRORS = {
 }
 _BAD = _json("Error", "A bad parameter, named in error.param: a wrong value, one given twice or empty, or an unknown "
                       "name (the message lists the accepted ones); `body` for a request body over 16 KB")
-_TIMEOUT = _json("Error", "The search ran past the server's time limit (error.code `timeout`); a Retry-After header "
-                          "says when to try again")
+_TIMEOUT = _json("Error", "The search ran past the server's time limit (error.code `timeout`), or, on a sharded "
+                          "server, a shard had no replica answering (`shard_unavailable`, the message names it: never a "
+                          "partial answer); a Retry-After header says when to try again")
 _NO_PARAMS = {"400": _json("Error", "This path takes no query parameters")}
 
 
