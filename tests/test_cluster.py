@@ -181,7 +181,7 @@ def test_add_on_the_cluster_equals_a_local_add(cluster, seeds_index, tmp_path: P
                                        "--ray", cluster.address, "--ray-embedders", "2",
                                        "--ray-cpus-per-embedder", "0.5"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output[result.output.index("{"):])["added"] == 10
+    assert json.loads(result.stdout[result.stdout.index("{"):])["added"] == 10  # stderr: Ray Data's warnings
     x, y = _segment_arrays(local), _segment_arrays(remote)
     for name in x:
         assert np.array_equal(x[name], y[name]), name

@@ -197,4 +197,7 @@ def test_on_an_avx2_only_cpu_int8_rr_holds_and_int8_takes_the_saturating_kernels
     avx2_rr = np.asarray(got[str(int8_rr.folder)], dtype=np.float32)
     assert np.sum(avx2_rr * reference, axis=1).min() >= 0.98
     avx2_int8 = np.asarray(got[str(int8.folder)], dtype=np.float32)
-    assert np.abs(avx2_int8 - int8.encode(texts)).max() > 1e-3  # other kernels ran: int16 sums saturated
+    if "avx512_vnni" in Path("/proc/cpuinfo").read_text():
+        assert np.abs(avx2_int8 - int8.encode(texts)).max() > 1e-3  # other kernels ran: int16 sums saturated
+    else:  # this CPU is itself AVX2-only: int8 already takes the saturating kernels here, shim or not
+        assert np.abs(avx2_int8 - int8.encode(texts)).max() < 1e-6

@@ -56,7 +56,7 @@ def assert_previous_current(index: Path, name: str) -> None:
 
 def test_a_full_disk_fails_the_rebuild_and_keeps_the_index(tmp_path: Path, model_cache: Path, embedder) -> None:
     more = write_jsonl(tmp_path / "more.jsonl", reuters_stories(60))
-    with tmpfs(tmp_path / "small", 80) as index:
+    with tmpfs(tmp_path / "small", 128) as index:  # two builds with their model copies (33 MB each for int8-rr)
         before = seeded_index(index, model_cache, embedder)
         free = shutil.disk_usage(index).free
         with (index / "filler").open("wb") as filler:  # leave 64 KB

@@ -92,6 +92,7 @@ class RayShards:
         self.count = len(self.handles)
         self.timeout, self.retries = timeout, retries
         self.retried = 0  # calls sent again after their replica died (for drills)
+        self.calls = 0  # calls sent (for benchmarks: the fan-out's round trips)
         self._lock = threading.Lock()
         self._retry, self._down = _retryable(), _unavailable()
 
@@ -109,6 +110,8 @@ class RayShards:
 
     def gather(self, calls: Sequence[tuple[int, str, tuple[Any, ...]]]) -> list[Any]:
         """Send every call at once (the fan-out), then collect them in order."""
+        with self._lock:
+            self.calls += len(calls)
         sent = [self._send(shard, method, args) for shard, method, args in calls]
         return [self._result(shard, method, args, response) for (shard, method, args), response in zip(calls, sent)]
 
