@@ -148,6 +148,17 @@ def _raw_idf(n: int, df: int) -> float:
     return math.log(n - df + 0.5) - math.log(df + 0.5)
 
 
+def idf_floor(n: int, histogram: dict[int, int], epsilon: float) -> float:
+    """rank_bm25's floor for negative idfs: epsilon x the mean idf of the live vocabulary ({df: terms})."""
+    n_terms = sum(histogram.values())
+    return epsilon * (_idf_sum(n, histogram) / n_terms) if n_terms else 0.0
+
+
+def raw_idf(n: int, df: int) -> float:
+    """rank_bm25's idf of a term in `df` of `n` passages, before the floor."""
+    return _raw_idf(n, df)
+
+
 def _idf_sum(n: int, histogram: dict[int, int]) -> float:
     """Exact (correctly rounded) sum of every live term's idf: count * idf split into exact power-of-two multiples."""
     parts = []
@@ -212,7 +223,7 @@ class LiveBM25:
             raise ValueError(f"df histogram does not describe {n_live} live passages")
         self._histogram = histogram
         self._n_terms = sum(histogram.values())
-        self._floor = params.epsilon * (_idf_sum(n_live, histogram) / self._n_terms) if self._n_terms else 0.0
+        self._floor = idf_floor(n_live, histogram, params.epsilon)
         if len(self.segments) == 1 and self._live[0] is None and self.segments[0].params == params:
             self._floor = self.own_floor(self.segments[0], self._floor)
         if totals is not None:

@@ -25,7 +25,7 @@ import numpy as np
 from .bm25 import BM25Params
 from .commit import DF_HISTOGRAMS, Commit, SegmentRef, load_deleted, read_commit, segment_dir
 from .errors import IndexCorrupt
-from .livebm25 import Totals, _idf_sum, _raw_idf
+from .livebm25 import Totals, idf_floor, raw_idf
 from .segments import SegmentCache, Snapshot, bm25_params, compose
 from .shard import PASSAGES, QUOTES, SegmentInfo, ShardSpec
 
@@ -104,15 +104,13 @@ class _Joined:
 class ShardedBM25:
     """One LiveBM25 over the segments of every shard, as the engine reads a BM25 index; see the module docstring."""
 
-    def __init__(self, joined: _Joined, parts: Sequence[RemotePart], params: BM25Params,
+    def __init__(self, joined: _Joined, parts: Sequence[RemotePart], params: BM25Params, totals: Totals,
                  histogram: dict[int, int] | None) -> None:
         self.joined, self.params = joined, params
         self.n_docs = joined.n
         self.doc_lengths = np.concatenate([p.doc_lengths for p in parts]) if parts else _EMPTY_ROWS
-        self.n_live = joined.specs[next(iter(joined.specs))].totals.n_live if joined.specs else 0
-        self.total_length = joined.specs[next(iter(joined.specs))].totals.total_length if joined.specs else 0
+        self.n_live, self.total_length, self._floor = totals.n_live, totals.total_length, totals.floor
         self.avgdl = self.total_length / self.n_live if self.n_live else 0.0
-        self._floor = joined.specs[next(iter(joined.specs))].totals.floor if joined.specs else 0.0
         if histogram is not None:
             self._max_idf = max((self._floored(df) for df in histogram), default=0.0)
             self.vocabulary_size = sum(histogram.values())
@@ -127,7 +125,7 @@ class ShardedBM25:
         return self._max_idf
 
     def _floored(self, df: int) -> float:
-        value = _raw_idf(self.n_live, df)
+        value = raw_idf(self.n_live, df)
         return self._floor if value < 0 else value
 
     def _dfs(self, terms: Sequence[str]) -> dict[str, int]:
@@ -293,9 +291,7 @@ def _totals(parts: Sequence[RemotePart], live: Sequence[np.ndarray], params: BM2
     n_live = sum(int(np.count_nonzero(m)) for m in live)
     total = sum(int(p.doc_lengths[m].sum()) for p, m in zip(parts, live))
     if histogram is not None:
-        counts = {int(df): int(c) for df, c in histogram.items() if c}
-        n_terms = sum(counts.values())
-        floor = params.epsilon * (_idf_sum(n_live, counts) / n_terms) if n_terms else 0.0
+        floor = idf_floor(n_live, {int(df): int(c) for df, c in histogram.items() if c}, params.epsilon)
     elif len(parts) == 1 and all(m.all() for m in live):
         floor = parts[0].own_floor  # a build alone: the floor its own BM25 stored (0 when no term is floored)
     else:
@@ -337,7 +333,7 @@ class ShardedSnapshotOpener:
             kind = parts[0].kind
             totals = _totals(parts, live, params, df_histogram, build)
             joins[kind] = _Joined(build, key, kind, parts, refs, self.shards, totals, params)
-            return ShardedBM25(joins[kind], parts, params, df_histogram)
+            return ShardedBM25(joins[kind], parts, params, totals, df_histogram)
 
         def vectors(parts: list[RemotePart]) -> ShardedDense:
             return ShardedDense(joins[parts[0].kind], dimension)
