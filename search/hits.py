@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .highlight import choose_quote, lexical_spans, matches
-from .models import Article, Hit, Passage, Quotation, Quote, QuoteHit, Scores, Span
+from .models import Article, Hit, Quotation, Quote, QuoteHit, Scores, Span
 from .query import ParsedQuery
 from .ranking import Ranker
 
@@ -26,7 +26,10 @@ Group = list[tuple[int, float]]  # an article's rows on the page, best first, wi
 
 def article_hits(engine: SearchEngine, page: list[Group], ranker: Ranker, parsed: ParsedQuery,
                  vector: np.ndarray | None, first_rank: int, speaker: str | None = None) -> list[Hit]:
-    """One hit per group: its best passage, the quote, the marked words, more passages and quotations."""
+    """One hit per group: its best passage, the quote, the marked words, more passages and quotations.
+
+    What the hits read is read for the whole page at once (passages, articles, sentence vectors, quotations):
+    one read of each kind per page, not per hit (on shards, one round of calls)."""
     cols, store = engine.columns, engine.store
     rows = [r for group in page for r, _ in group]
     passages = store.passages_at(rows)  # a row purged by a delete since this snapshot is missing: skipped
@@ -34,16 +37,20 @@ def article_hits(engine: SearchEngine, page: list[Group], ranker: Ranker, parsed
     terms = {t: max(engine.bm25.idf(t), 1e-3) for t in parsed.marked_terms}
     named = {c for group in engine.quotes.lookup.named_in(parsed.text) for c in group}
     speaker_codes = engine.quotes.codes_matching(speaker) if speaker else None  # once a page, not once a hit
+    shown = [g for g in page if g[0][0] in passages and int(cols.passage_article[g[0][0]]) in articles]
+    # deleted and purged after this snapshot was opened: the next one no longer has them
+    owners = [int(cols.passage_article[g[0][0]]) for g in shown]
+    sentences = [cols.sentences_in(a, passages[g[0][0]].start, passages[g[0][0]].end) for a, g in zip(owners, shown)]
+    sims = _sentence_sims(cols.sentence_vectors, sentences, vector)
+    quotations = _page_quotations(engine, owners, vector, speaker_codes)
     hits = []
-    for group in page:
+    for group, article_row, rows_of_quote, quote_sims, said in zip(shown, owners, sentences, sims, quotations):
         best_row, score = group[0]
-        article_row = int(cols.passage_article[best_row])
-        if best_row not in passages or article_row not in articles:
-            continue  # deleted and purged after this snapshot was opened: the next one no longer has it
         article = articles[article_row]
         passage = passages[best_row]
         found = matches(article.text, terms, passage.start, passage.end)  # one analyzer pass per hit
-        quote = _quote(engine, article, article_row, passage, terms, vector, found)
+        spans_of = [(int(cols.sentence_start[r]), int(cols.sentence_end[r])) for r in rows_of_quote]
+        quote = choose_quote(article.text, spans_of, terms, quote_sims, found)
         relative = [(a - passage.start, b - passage.start, t) for a, b, t in found]
         spans = lexical_spans(passage.text, passage.start, terms, parsed.phrases, relative)
         if quote is not None:
@@ -62,33 +69,62 @@ def article_hits(engine: SearchEngine, page: list[Group], ranker: Ranker, parsed
             quote=quote,
             highlights=tuple(sorted(spans, key=lambda s: (s.start, -s.end))),
             more_passages=tuple(more),
-            quotations=_hit_quotations(engine, article_row, article, terms, quote, vector, speaker_codes, named),
+            quotations=_hit_quotations(engine, article, terms, quote, speaker_codes, named, *said),
             more_highlights=tuple(tuple(lexical_spans(p.text, p.start, terms, parsed.phrases)) for p in more),
             dateline=article.dateline,
         ))
     return hits
 
 
-def _hit_quotations(engine: SearchEngine, article_row: int, article: Article, terms: dict[str, float],
-                    quote: Quote | None, vector: np.ndarray | None, speaker: list[int] | None,
-                    named: set[int]) -> tuple[Quotation, ...]:
+def _sentence_sims(vectors: object, row_lists: list[np.ndarray], vector: np.ndarray | None) -> list[np.ndarray | None]:
+    """Each hit's sentences' cosines to the question (None without a question vector): a store that reads many
+    sets of rows at once (sentence vectors on shards) does so; a local one reads each hit's short run."""
+    if vector is None:
+        return [None] * len(row_lists)
+    many = getattr(vectors, "many", None)
+    wanted = [rows for rows in row_lists if len(rows)]
+    got = iter(many(wanted) if many is not None else [vectors[rows] for rows in wanted])  # type: ignore[index]
+    return [next(got).astype(np.float32) @ vector if len(rows) else None for rows in row_lists]
+
+
+def _page_quotations(engine: SearchEngine, owners: list[int], vector: np.ndarray | None,
+                     speaker: list[int] | None) -> list[tuple[np.ndarray, np.ndarray, dict[int, Quotation]]]:
+    """Each hit's candidate quotations (searchable, by the filtered speaker if any), their cosines to the question
+    and their text, read for the whole page at once."""
+    q = engine.quotes
+    per_hit = []
+    for article_row in owners:
+        rows = q.rows_of_article(article_row)
+        rows = rows[q.searchable[rows]]
+        if speaker is not None:  # the speaker filter's codes
+            rows = rows[np.isin(q.speaker[rows], speaker)]
+        per_hit.append(rows)
+    every = np.concatenate(per_hit) if per_hit else np.zeros(0, dtype=np.int64)
+    if every.size == 0:
+        return [(rows, np.zeros(0, dtype=np.float32), {}) for rows in per_hit]
+    sims = q.vectors(every) @ vector if vector is not None else np.zeros(every.size, dtype=np.float32)
+    found = engine.store.quotations_at(every.tolist())
+    out, at = [], 0
+    for rows in per_hit:
+        out.append((rows, sims[at:at + rows.size], found))
+        at += rows.size
+    return out
+
+
+def _hit_quotations(engine: SearchEngine, article: Article, terms: dict[str, float], quote: Quote | None,
+                    speaker: list[int] | None, named: set[int], rows: np.ndarray, sims: np.ndarray,
+                    found: dict[int, Quotation]) -> tuple[Quotation, ...]:
     """The article's quotations that match the question, best first.
 
     A quotation matches when it holds a question term, lies in the chosen sentence, is close in meaning
     (cosine >= QUOTE_MIN_COSINE) or is by a speaker the question names; with a speaker filter, that
     speaker's quotations only (all of them, best first).
     """
-    q = engine.quotes
-    rows = q.rows_of_article(article_row)
-    rows = rows[q.searchable[rows]]
-    if speaker is not None:  # the speaker filter's codes
-        rows = rows[np.isin(q.speaker[rows], speaker)]
     if rows.size == 0:
         return ()
-    sims = q.vectors(rows) @ vector if vector is not None else np.zeros(rows.size, dtype=np.float32)
+    q = engine.quotes
     total = sum(terms.values()) or 1.0
     scored = []
-    found = engine.store.quotations_at(rows.tolist())
     for row, sim in zip(rows.tolist(), sims.tolist()):
         quotation = found.get(row)
         if quotation is None:
@@ -101,18 +137,6 @@ def _hit_quotations(engine: SearchEngine, article_row: int, article: Article, te
             scored.append((-score, quotation.start, quotation))
     scored.sort(key=lambda item: item[:2])
     return tuple(item[2] for item in scored[:HIT_QUOTATIONS])
-
-
-def _quote(engine: SearchEngine, article: Article, article_row: int, passage: Passage, terms: dict[str, float],
-           vector: np.ndarray | None, found: list[tuple[int, int, str]]) -> Quote | None:
-    """The best sentence of the passage, from precomputed sentence vectors: a dot product per sentence."""
-    cols = engine.columns
-    rows = cols.sentences_in(article_row, passage.start, passage.end)
-    spans = [(int(cols.sentence_start[r]), int(cols.sentence_end[r])) for r in rows]
-    sims = None
-    if vector is not None and len(rows):
-        sims = cols.sentence_vectors[rows].astype(np.float32) @ vector
-    return choose_quote(article.text, spans, terms, sims, found)
 
 
 def quote_hits(engine: SearchEngine, page: list[tuple[int, float]], explain: Callable[[int, float], Scores],

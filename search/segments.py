@@ -11,7 +11,7 @@ from HNSW) but are masked everywhere: no date, no source, no speaker, and `live`
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,8 @@ from .quotes import QuoteIndex, SpeakerLookup, load_quote_index
 from .store import Store
 
 
-Lexical = Callable[..., Any]  # (BM25 parts, live masks, params, df_histogram=...) -> what the engine scores with
-Vectors = Callable[[list[Any]], Any]  # FAISS parts -> what the engine searches
+Lexical = Callable[..., Any]
+Vectors = Callable[[list[Any]], Any]
 
 
 class SegmentReader:
@@ -105,11 +105,27 @@ class SnapshotStore:
             out.setdefault(s, []).append((int(row), int(row) - int(bases[s])))
         return out
 
-    def _live_reader(self, article_id: str) -> tuple[SegmentReader, Article, int] | None:
-        for s in range(len(self.readers) - 1, -1, -1):  # the newest segment holds the newest version
-            reader = self.readers[s]
-            found = reader.store.article_row(article_id)
+    def _article_rows(self, article_id: str) -> Iterator[tuple[int, int | None]]:
+        """(segment, the id's row in it or None), newest segment first, one segment after another."""
+        for s in range(len(self.readers) - 1, -1, -1):
+            yield s, self.readers[s].store.article_row(article_id)
+
+    def _read(self, call: str, local_rows: dict[int, list[int]]) -> dict[int, dict]:
+        """Each segment's rows read from its store (one segment after another)."""
+        return {s: getattr(self.readers[s].store, call)(rows) for s, rows in local_rows.items()}
+
+    def _at(self, call: str, rows: Sequence[int], bases: np.ndarray) -> dict:
+        split = self._split(rows, bases)
+        got = self._read(call, {s: [lo for _, lo in pairs] for s, pairs in split.items()})
+        out: dict = {}
+        for s, pairs in split.items():
+            out.update({g: got[s][lo] for g, lo in pairs if lo in got[s]})
+        return out
+
+    def _live_reader(self, article_id: str) -> tuple[Any, Article, int] | None:
+        for s, found in self._article_rows(article_id):  # the newest segment holds the newest version
             if found is not None and self.live_articles[self.article_bases[s] + found]:
+                reader = self.readers[s]
                 article = reader.store.article(article_id)
                 if article is not None:
                     return reader, article, s
@@ -128,29 +144,17 @@ class SnapshotStore:
         return [] if found is None else found[0].store.article_quotations(article_id)
 
     def articles_at(self, rows: Sequence[int]) -> dict[int, Article]:
-        out: dict[int, Article] = {}
-        for s, pairs in self._split(rows, self.article_bases).items():
-            local = self.readers[s].store.articles_at([lo for _, lo in pairs])
-            out.update({g: local[lo] for g, lo in pairs if lo in local})
-        return out
+        return self._at("articles_at", rows, self.article_bases)
 
     def passages_at(self, rows: Sequence[int]) -> dict[int, Passage]:
-        found: dict[int, Passage] = {}
-        for s, pairs in self._split(rows, self.passage_bases).items():
-            got = self.readers[s].store.passages_at([lo for _, lo in pairs])
-            found.update({g: got[lo] for g, lo in pairs if lo in got})
-        return found
+        return self._at("passages_at", rows, self.passage_bases)
 
     def passages(self, rows: Sequence[int]) -> list[Passage]:
         found = self.passages_at(rows)
         return [found[int(r)] for r in rows if int(r) in found]
 
     def quotations_at(self, rows: Sequence[int]) -> dict[int, Quotation]:
-        found: dict[int, Quotation] = {}
-        for s, pairs in self._split(rows, self.quote_bases).items():
-            got = self.readers[s].store.quotations_at([lo for _, lo in pairs])
-            found.update({g: got[lo] for g, lo in pairs if lo in got})
-        return found
+        return self._at("quotations_at", rows, self.quote_bases)
 
     def quotations(self, rows: Sequence[int]) -> list[Quotation]:
         found = self.quotations_at(rows)
@@ -197,15 +201,25 @@ def _remap(codes: np.ndarray, mapping: np.ndarray) -> np.ndarray:
     return np.where(codes >= 0, mapping[np.maximum(codes, 0)], -1).astype(np.int32)
 
 
-def compose(readers: Sequence[Any], deleted: Sequence[np.ndarray], params: Any,
-            df_histograms: dict[str, dict[int, int]] | None = None, lexical: Lexical = LiveBM25,
-            vectors: Vectors = ConcatDense) -> Snapshot:
-    """The snapshot of some segments (in row order) with their deleted article rows.
+@dataclass(frozen=True)
+class Joiners:
+    """How compose joins the segments' parts: locally by default; a router joins parts that live on shards
+    (search/sharded.py). The columns' arrays and the quotation arrays are joined the same way either way."""
 
-    `lexical` and `vectors` join the segments' BM25 and FAISS parts (a router joins parts that live on shards:
-    search/sharded.py); the columns, quotation arrays and stores are joined here either way."""
-    local = lexical is LiveBM25 and vectors is ConcatDense
-    if local and len(readers) == 1 and not len(deleted[0]):  # a build alone: its own parts, nothing composed
+    lexical: Lexical = LiveBM25  # (BM25 parts, live masks, params, df_histogram=...) -> what the engine scores with
+    vectors: Vectors = ConcatDense  # FAISS parts -> what the engine searches
+    rows: Callable[[list[Any]], Any] = ConcatRows  # sentence vectors of each segment -> one matrix
+    store: Callable[..., Any] = SnapshotStore  # (readers, bases..., live articles) -> the snapshot's store
+
+
+LOCAL = Joiners()
+
+
+def compose(readers: Sequence[Any], deleted: Sequence[np.ndarray], params: Any,
+            df_histograms: dict[str, dict[int, int]] | None = None, joiners: Joiners = LOCAL) -> Snapshot:
+    """The snapshot of some segments (in row order) with their deleted article rows."""
+    lexical, vectors = joiners.lexical, joiners.vectors
+    if joiners == LOCAL and len(readers) == 1 and not len(deleted[0]):  # a build alone: its own parts
         r = readers[0]
         return Snapshot(r.store, r.bm25, r.dense, r.columns, r.quotes, r.n_articles, r.n_passages, None,
                         r.n_articles, r.n_passages, (r,))
@@ -231,7 +245,7 @@ def compose(readers: Sequence[Any], deleted: Sequence[np.ndarray], params: Any,
                                      [s_bases[-1]]]).astype(np.int64),
         sentence_start=np.concatenate([c.sentence_start for c in cols]),
         sentence_end=np.concatenate([c.sentence_end for c in cols]),
-        sentence_vectors=ConcatRows([c.sentence_vectors for c in cols]),
+        sentence_vectors=joiners.rows([c.sentence_vectors for c in cols]),
     )
     histograms = {kind: {int(df): int(n) for df, n in h.items()} for kind, h in (df_histograms or {}).items()}
     bm25 = lexical([r.bm25 for r in readers], _split_mask(live, p_bases), params,
@@ -239,7 +253,7 @@ def compose(readers: Sequence[Any], deleted: Sequence[np.ndarray], params: Any,
     dense = vectors([r.dense for r in readers])
     quotes = _compose_quotes(readers, live_articles, a_bases, q_bases, params, histograms.get("quotes"),
                              lexical, vectors)
-    store = SnapshotStore(readers, a_bases, p_bases, q_bases, live_articles)
+    store = joiners.store(readers, a_bases, p_bases, q_bases, live_articles)
     return Snapshot(store, bm25, dense, columns, quotes, int(a_bases[-1]), int(p_bases[-1]), live,
                     int(live_articles.sum()), int(live.sum()), tuple(readers))
 

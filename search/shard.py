@@ -147,6 +147,10 @@ class ShardService:
     def sentence_vectors(self, build: str, segment: str, rows: np.ndarray) -> np.ndarray:
         return self._reader(build, segment).columns.sentence_vectors[np.asarray(rows, dtype=np.int64)]
 
+    def sentence_vectors_many(self, build: str, asks: Sequence[tuple[str, np.ndarray]]) -> list[np.ndarray]:
+        """Sentence vectors of several segments' rows in one call (a page's hits)."""
+        return [self.sentence_vectors(build, segment, rows) for segment, rows in asks]
+
     def store(self, build: str, segment: str, call: str, *args: Any) -> Any:
         """One read of a segment's article store (an article, its passages, rows by number)."""
         if call not in STORE_CALLS:

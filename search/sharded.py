@@ -8,14 +8,14 @@ scores equal one LiveBM25's; `ShardedDense` asks each shard for its parts' neare
 ConcatDense does. Stores and sentence vectors are read from the owning shard. So a sharded build answers with the
 same hits, order and scores as the same build opened locally (tests/test_sharded.py).
 
-Segments go to shards by time: the commit's segments (in ingest order) are cut into contiguous runs of about equal
+Segments go to shards by time: the commit's segments (in ingest order) are cut into contiguous runs of balanced
 article counts, so recent articles live together and a date filter skips the shards it excludes (docs/scale-out.md).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,7 +26,7 @@ from .bm25 import BM25Params
 from .commit import DF_HISTOGRAMS, Commit, SegmentRef, load_deleted, read_commit, segment_dir
 from .errors import IndexCorrupt
 from .livebm25 import Totals, idf_floor, raw_idf
-from .segments import SegmentCache, Snapshot, bm25_params, compose
+from .segments import ConcatRows, Joiners, SegmentCache, Snapshot, SnapshotStore, bm25_params, compose
 from .shard import PASSAGES, QUOTES, SegmentInfo, ShardSpec
 
 _EMPTY_ROWS = np.zeros(0, dtype=np.int64)
@@ -57,13 +57,33 @@ class LocalShards:
 
 
 def assign(segments: Sequence[SegmentRef], shards: int) -> list[int]:
-    """The shard of each segment: contiguous runs in commit order, cut where the running article count crosses a
-    multiple of total / shards (a segment goes where its middle falls)."""
+    """The shard of each segment: contiguous runs in commit order, one run per shard while there are segments
+    enough, cut so that the shard with the most articles has as few as possible (the linear partition, by dynamic
+    programming: a commit has tens of segments, not thousands)."""
     if shards < 1:
         raise ValueError(f"shards must be at least 1, got {shards}")
-    sizes = np.array([max(s.articles, 1) for s in segments], dtype=np.float64)
-    middles = np.cumsum(sizes) - sizes / 2
-    return [min(shards - 1, int(m * shards / sizes.sum())) for m in middles]
+    sizes = [max(s.articles, 1) for s in segments]
+    n, k = len(sizes), min(shards, len(sizes))
+    if n == 0:
+        return []
+    prefix = np.concatenate([[0], np.cumsum(sizes)])
+    inf = float("inf")
+    cost = [[inf] * (n + 1) for _ in range(k + 1)]  # cost[j][i]: the largest run when the first i go to j runs
+    cut = [[0] * (n + 1) for _ in range(k + 1)]
+    cost[0][0] = 0
+    for j in range(1, k + 1):
+        for i in range(j, n - (k - j) + 1):
+            for p in range(j - 1, i):
+                value = max(cost[j - 1][p], prefix[i] - prefix[p])
+                if value < cost[j][i]:
+                    cost[j][i], cut[j][i] = value, p
+    owners = [0] * n
+    i = n
+    for j in range(k, 0, -1):
+        p = cut[j][i]
+        owners[p:i] = [j - 1] * (i - p)
+        i = p
+    return owners
 
 
 class RemotePart:
@@ -231,6 +251,54 @@ class RemoteRows:
         return self.shape[0]
 
 
+class ShardedRows(ConcatRows):
+    """The sentence vectors of segments on shards as one matrix: the rows of each shard read in one call, every
+    shard at once."""
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        return self.many([rows])[0]
+
+    def many(self, row_lists: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Several sets of rows (a page's hits' sentences) in one round of calls."""
+        lists = [np.asarray(r, dtype=np.int64) for r in row_lists]
+        out = [np.zeros((r.size, self.shape[1]), dtype=self.dtype) for r in lists]
+        asks: dict[int, list[tuple[int, np.ndarray, str, np.ndarray]]] = {}  # shard -> (list, at, segment, rows)
+        for i, rows in enumerate(lists):
+            seg = np.searchsorted(self.bases, rows, side="right") - 1
+            for s in np.unique(seg).tolist():
+                at = np.flatnonzero(seg == s)
+                part = self.parts[s]
+                asks.setdefault(part.shard, []).append((i, at, part.segment, rows[at] - self.bases[s]))
+        if not asks:
+            return out
+        first = next(iter(self.parts))
+        calls = [(shard, "sentence_vectors_many", (first.build, [(seg, local) for _, _, seg, local in items]))
+                 for shard, items in asks.items()]
+        for (shard, items), got in zip(asks.items(), first.shards.gather(calls)):
+            for (i, at, _, _), vectors in zip(items, got):
+                out[i][at] = vectors
+        return out
+
+
+class ShardedStore(SnapshotStore):
+    """The segments' stores on their shards: a read of several segments sends one call per segment, all at once."""
+
+    def _article_rows(self, article_id: str) -> Iterator[tuple[int, int | None]]:
+        stores = [r.store for r in self.readers]
+        found = stores[0].shards.gather([(st.shard, "store", (st.build, st.segment, "article_row", article_id))
+                                         for st in stores])
+        yield from ((s, found[s]) for s in range(len(stores) - 1, -1, -1))
+
+    def _read(self, call: str, local_rows: dict[int, list[int]]) -> dict[int, dict]:
+        if not local_rows:
+            return {}
+        stores = {s: self.readers[s].store for s in local_rows}
+        shards = next(iter(stores.values())).shards
+        got = shards.gather([(st.shard, "store", (st.build, st.segment, call, local_rows[s]))
+                             for s, st in stores.items()])
+        return dict(zip(stores, got))
+
+
 class RemoteStore:
     """A segment's article store, read on its shard."""
 
@@ -338,6 +406,6 @@ class ShardedSnapshotOpener:
         def vectors(parts: list[RemotePart]) -> ShardedDense:
             return ShardedDense(joins[parts[0].kind], dimension)
 
-        snapshot = compose(proxies, deleted, bm25_params(manifest), commit.extra.get(DF_HISTOGRAMS),
-                           lexical=lexical, vectors=vectors)
+        joiners = Joiners(lexical=lexical, vectors=vectors, rows=ShardedRows, store=ShardedStore)
+        snapshot = compose(proxies, deleted, bm25_params(manifest), commit.extra.get(DF_HISTOGRAMS), joiners)
         return snapshot, commit

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from search.errors import BadQuery, ShardUnavailable
 LOCAL = "auto"
 LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": Ray keeps 127.0.0.1 instead of the machine's address
 APP = "newsclip-shard-{n}"
-CALLS = frozenset({"describe", "sentence_vectors", "store", "dfs", "scores", "postings", "search", "vectors",
+CALLS = frozenset({"describe", "sentence_vectors", "sentence_vectors_many", "store", "dfs", "scores", "postings", "search", "vectors",
                    "ping"})
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class RayShards:
         self.count = len(self.handles)
         self.timeout, self.retries = timeout, retries
         self.retried = 0  # calls sent again after their replica died (for drills)
-        self.calls = 0  # calls sent (for benchmarks: the fan-out's round trips)
+        self.calls: Counter[str] = Counter()  # calls sent by method (for benchmarks: the fan-out's round trips)
         self._lock = threading.Lock()
         self._retry, self._down = _retryable(), _unavailable()
 
@@ -111,7 +112,7 @@ class RayShards:
     def gather(self, calls: Sequence[tuple[int, str, tuple[Any, ...]]]) -> list[Any]:
         """Send every call at once (the fan-out), then collect them in order."""
         with self._lock:
-            self.calls += len(calls)
+            self.calls.update(method for _, method, _ in calls)
         sent = [self._send(shard, method, args) for shard, method, args in calls]
         return [self._result(shard, method, args, response) for (shard, method, args), response in zip(calls, sent)]
 
