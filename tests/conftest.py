@@ -73,6 +73,12 @@ def living_index(folder: Path, embedder) -> Path:
 
 
 @pytest.fixture(scope="session")
+def living(tmp_path_factory, embedder) -> Path:
+    """The living index of `living_index`, built once a session; a test that writes to it copies it first."""
+    return living_index(tmp_path_factory.mktemp("living"), embedder)
+
+
+@pytest.fixture(scope="session")
 def model_cache(tmp_path_factory) -> Path:
     """Where the session exports the packaged model to ONNX, once."""
     return tmp_path_factory.mktemp("models")

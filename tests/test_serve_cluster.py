@@ -5,6 +5,7 @@ shard with no replica gives a 503 naming it (issue 13)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import threading
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.workers import process_tree
-from conftest import living_index, write_jsonl
+from conftest import write_jsonl
 from indexer.build import BuildConfig
 from indexer.living import ArchiveWriter, writer_lock
 from indexer.sources import read_articles
@@ -50,8 +51,11 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory, embedder) -> Path:
-    return living_index(tmp_path_factory.mktemp("served"), embedder)
+def index(tmp_path_factory, living: Path) -> Path:
+    """A copy of the session's living index: the tests here add and delete."""
+    copy = tmp_path_factory.mktemp("served") / "index"
+    shutil.copytree(living, copy)
+    return copy
 
 
 @pytest.fixture(scope="module")

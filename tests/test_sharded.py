@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import living_index
 from search.commit import SegmentRef
 from search.engine import SearchEngine
 from search.layout import current_build
@@ -24,11 +23,6 @@ from search.sharded import LocalShards, ShardedBM25, ShardedSnapshotOpener, assi
 
 QUESTIONS = ["oil prices", "What did the central bank say about interest rates?", "wheat exports",
              "What did Putin promise Assad?", "coffee quotas", "Brazil debt"]
-
-
-@pytest.fixture(scope="module")
-def living(tmp_path_factory, embedder) -> Path:
-    return living_index(tmp_path_factory.mktemp("sharded"), embedder)
 
 
 def open_sharded(index: Path, embedder, shards: int) -> SearchEngine:
