@@ -5,7 +5,11 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +49,30 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
         for record in records:
             out.write(json.dumps(record) + "\n")
     return path
+
+
+@contextmanager
+def two_node_cluster() -> Iterator[Any]:
+    """Two Ray nodes on this machine, 1 CPU each, on loopback, this process connected; shut down after (Serve
+    included, when a test started it): a module's own cluster, never anyone else's."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    if ray.is_initialized():
+        ray.shutdown()
+    local = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1",
+                                                           "include_dashboard": False})
+    try:
+        local.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+        ray.init(address=local.address, include_dashboard=False, log_to_driver=False)
+        yield local
+    finally:
+        try:
+            if "ray.serve" in sys.modules:
+                sys.modules["ray.serve"].shutdown()
+        finally:
+            ray.shutdown()
+            local.shutdown()
 
 
 def living_index(folder: Path, embedder) -> Path:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from bench.workers import process_tree
-from conftest import ROOT, SEEDS, SHARED_DATA, require, reuters_stories, write_jsonl
+from conftest import ROOT, SEEDS, SHARED_DATA, require, reuters_stories, two_node_cluster, write_jsonl
 from indexer.build import BuildConfig, build_index
 from indexer.cluster import ClusterConfig, ClusterError, connected
 from indexer.evaluate import MODE_NAMES, load_beir, run_mode
@@ -44,20 +44,9 @@ def _listeners(pids: set[int]) -> list[tuple[str, int]]:
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Two Ray nodes on this machine, 1 CPU each, on loopback; this module's own cluster, shut down after it."""
-    from ray.cluster_utils import Cluster
-
-    if ray.is_initialized():
-        ray.shutdown()
-    local = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1",
-                                                           "include_dashboard": False})
-    try:
-        local.add_node(num_cpus=1, node_ip_address="127.0.0.1")
-        ray.init(address=local.address, include_dashboard=False, log_to_driver=False)
+    """Two Ray nodes on this machine, 1 CPU each, on loopback: this module's own."""
+    with two_node_cluster() as local:
         yield local
-    finally:
-        ray.shutdown()
-        local.shutdown()
 
 
 @pytest.fixture(scope="module")

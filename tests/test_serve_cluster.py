@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.workers import process_tree
-from conftest import write_jsonl
+from conftest import two_node_cluster, write_jsonl
 from indexer.build import BuildConfig
 from indexer.living import ArchiveWriter, writer_lock
 from indexer.sources import read_articles
@@ -29,25 +29,9 @@ SHARDS, REPLICAS = 2, 2
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Two Ray nodes on this machine, 1 CPU each, on loopback; this module's own, shut down after it."""
-    from ray.cluster_utils import Cluster
-
-    if ray.is_initialized():
-        ray.shutdown()
-    local = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1",
-                                                           "include_dashboard": False})
-    try:
-        local.add_node(num_cpus=1, node_ip_address="127.0.0.1")
-        ray.init(address=local.address, include_dashboard=False, log_to_driver=False)
+    """Two Ray nodes on this machine, 1 CPU each, on loopback: this module's own."""
+    with two_node_cluster() as local:
         yield local
-    finally:
-        from ray import serve
-
-        try:
-            serve.shutdown()
-        finally:
-            ray.shutdown()
-            local.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +176,12 @@ def test_a_shard_with_no_replica_answers_503_naming_it(apps, shards) -> None:
     assert response.headers["Retry-After"]
     page = client.get("/?q=coffee+quotas+in+Brazil")
     assert page.status_code == 503 and b"Shard 1 is unavailable" in page.data
+
+
+def test_the_server_refuses_ray_options_it_cannot_honour(capsys) -> None:
+    from web.__main__ import main
+
+    assert main(["--index", "nowhere", "--ray", "auto", "--workers", "2"]) == 2
+    assert "one router process" in capsys.readouterr().err
+    assert main(["--index", "nowhere", "--ray", "auto", "--shards", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
