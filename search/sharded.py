@@ -6,10 +6,8 @@ joined over the shards instead of over local segments: `ShardedBM25` gathers eve
 shards, sums them, and has each shard score its rows with the corpus's statistics (dfs_query_then_fetch), so the
 scores equal one LiveBM25's; `ShardedDense` asks each shard for its parts' nearest rows and merges them as
 ConcatDense does. Stores and sentence vectors are read from the owning shard. So a sharded build answers with the
-same hits, order and scores as the same build opened locally (tests/test_sharded.py).
-
-Segments go to shards by time: the commit's segments (in ingest order) are cut into contiguous runs of balanced
-article counts, so recent articles live together and a date filter skips the shards it excludes (docs/scale-out.md).
+same hits, order and scores as the same build opened locally (tests/test_sharded.py). Which shard holds which
+segment: search/shardmap.py.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -28,62 +26,9 @@ from .errors import IndexCorrupt
 from .livebm25 import Totals, idf_floor, raw_idf
 from .segments import ConcatRows, Joiners, SegmentCache, Snapshot, SnapshotStore, bm25_params, compose
 from .shard import PASSAGES, QUOTES, SegmentInfo, ShardSpec
+from .shardmap import Shards, assign
 
 _EMPTY_ROWS = np.zeros(0, dtype=np.int64)
-
-
-class Shards(Protocol):
-    """How a router reaches its shards: by number, one call or many at once (Ray Serve handles, or in process)."""
-
-    count: int
-
-    def call(self, shard: int, method: str, *args: Any) -> Any: ...
-
-    def gather(self, calls: Sequence[tuple[int, str, tuple[Any, ...]]]) -> list[Any]: ...
-
-
-class LocalShards:
-    """Shards in this process (tests, and the reference a cluster is compared with)."""
-
-    def __init__(self, services: Sequence[Any]) -> None:
-        self.services = list(services)
-        self.count = len(self.services)
-
-    def call(self, shard: int, method: str, *args: Any) -> Any:
-        return getattr(self.services[shard], method)(*args)
-
-    def gather(self, calls: Sequence[tuple[int, str, tuple[Any, ...]]]) -> list[Any]:
-        return [self.call(shard, method, *args) for shard, method, args in calls]
-
-
-def assign(segments: Sequence[SegmentRef], shards: int) -> list[int]:
-    """The shard of each segment: contiguous runs in commit order, one run per shard while there are segments
-    enough, cut so that the shard with the most articles has as few as possible (the linear partition, by dynamic
-    programming: a commit has tens of segments, not thousands)."""
-    if shards < 1:
-        raise ValueError(f"shards must be at least 1, got {shards}")
-    sizes = [max(s.articles, 1) for s in segments]
-    n, k = len(sizes), min(shards, len(sizes))
-    if n == 0:
-        return []
-    prefix = np.concatenate([[0], np.cumsum(sizes)])
-    inf = float("inf")
-    cost = [[inf] * (n + 1) for _ in range(k + 1)]  # cost[j][i]: the largest run when the first i go to j runs
-    cut = [[0] * (n + 1) for _ in range(k + 1)]
-    cost[0][0] = 0
-    for j in range(1, k + 1):
-        for i in range(j, n - (k - j) + 1):
-            for p in range(j - 1, i):
-                value = max(cost[j - 1][p], prefix[i] - prefix[p])
-                if value < cost[j][i]:
-                    cost[j][i], cut[j][i] = value, p
-    owners = [0] * n
-    i = n
-    for j in range(k, 0, -1):
-        p = cut[j][i]
-        owners[p:i] = [j - 1] * (i - p)
-        i = p
-    return owners
 
 
 class RemotePart:

@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from search.commit import SegmentRef
 from search.engine import SearchEngine
 from search.layout import current_build
 from search.models import SearchRequest
 from search.shard import ShardService
-from search.sharded import LocalShards, ShardedBM25, ShardedSnapshotOpener, assign
+from search.sharded import ShardedBM25, ShardedSnapshotOpener
+from search.shardmap import LocalShards
 
 QUESTIONS = ["oil prices", "What did the central bank say about interest rates?", "wheat exports",
              "What did Putin promise Assad?", "coffee quotas", "Brazil debt"]
@@ -111,17 +111,3 @@ def test_a_build_alone_is_served_by_one_shard_as_locally(seeds_index: Path, embe
     assert len(sharded.bm25.joined.specs) == 1
     for request in [SearchRequest(q="What did Putin promise Assad?", mode=m) for m in ("bm25", "dense", "hybrid")]:
         same(sharded.search(request), local.search(request), repr(request))
-
-
-def test_assign_cuts_contiguous_runs_that_balance_the_largest() -> None:
-    refs = [SegmentRef(f"s{i}", None, n, n) for i, n in enumerate([100, 10, 10, 40, 40, 20, 80])]
-    owners = assign(refs, 3)
-    assert owners == sorted(owners) and set(owners) == {0, 1, 2}
-    loads = [sum(r.articles for r, o in zip(refs, owners) if o == s) for s in range(3)]
-    assert max(loads) == 100  # the largest segment alone: no cut does better
-    assert assign([SegmentRef(f"s{i}", None, n, n) for i, n in enumerate([900, 150, 150, 150, 150])], 4) == \
-        [0, 1, 2, 3, 3]  # every shard holds a segment
-    assert assign(refs, 1) == [0] * 7
-    assert assign(refs[:2], 4) == [0, 1]  # fewer segments than shards: the last shards hold none
-    with pytest.raises(ValueError):
-        assign(refs, 0)
