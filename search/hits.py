@@ -32,8 +32,11 @@ def article_hits(engine: SearchEngine, page: list[Group], ranker: Ranker, parsed
     one read of each kind per page, not per hit (on shards, one round of calls)."""
     cols, store = engine.columns, engine.store
     rows = [r for group in page for r, _ in group]
-    passages = store.passages_at(rows)  # a row purged by a delete since this snapshot is missing: skipped
-    articles = store.articles_at(sorted({int(cols.passage_article[g[0][0]]) for g in page}))
+    owners_of_page = sorted({int(cols.passage_article[g[0][0]]) for g in page})
+    reads = [("passages_at", rows), ("articles_at", owners_of_page)]
+    # a row purged by a delete since this snapshot is missing: skipped
+    passages, articles = store.read_many(reads) if hasattr(store, "read_many") else (
+        store.passages_at(rows), store.articles_at(owners_of_page))
     terms = {t: max(engine.bm25.idf(t), 1e-3) for t in parsed.marked_terms}
     named = {c for group in engine.quotes.lookup.named_in(parsed.text) for c in group}
     speaker_codes = engine.quotes.codes_matching(speaker) if speaker else None  # once a page, not once a hit

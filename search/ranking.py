@@ -109,9 +109,13 @@ class Ranker:
         q = self.query
         self.lexical = np.zeros(n, dtype=bool)
         if q.mode != "dense" and q.tokens:
-            self.bm25_scores = self.bm25.scores(q.tokens)
             content = content_tokens(q.tokens)
-            content_scores = self.bm25_scores if list(q.tokens) == content else self.bm25.scores(content)
+            if list(q.tokens) == content:
+                self.bm25_scores = content_scores = self.bm25.scores(q.tokens)
+            elif hasattr(self.bm25, "scores_many"):  # an index on shards: both in one round of calls
+                self.bm25_scores, content_scores = self.bm25.scores_many([q.tokens, content])
+            else:
+                self.bm25_scores, content_scores = self.bm25.scores(q.tokens), self.bm25.scores(content)
             matched = self.bm25_scores > 0
             if self.allowed is not None:
                 matched &= self.allowed

@@ -115,12 +115,26 @@ class SnapshotStore:
         return {s: getattr(self.readers[s].store, call)(rows) for s, rows in local_rows.items()}
 
     def _at(self, call: str, rows: Sequence[int], bases: np.ndarray) -> dict:
-        split = self._split(rows, bases)
-        got = self._read(call, {s: [lo for _, lo in pairs] for s, pairs in split.items()})
-        out: dict = {}
-        for s, pairs in split.items():
-            out.update({g: got[s][lo] for g, lo in pairs if lo in got[s]})
+        return self.read_many([(call, rows)])[0]
+
+    def read_many(self, reads: Sequence[tuple[str, Sequence[int]]]) -> list[dict]:
+        """Several reads by global rows ("passages_at", "articles_at", "quotations_at"), as one: a store whose
+        segments are on shards sends them in one round."""
+        bases = {"articles_at": self.article_bases, "passages_at": self.passage_bases,
+                 "quotations_at": self.quote_bases}
+        splits = [self._split(rows, bases[call]) for call, rows in reads]
+        asks = [(call, {s: [lo for _, lo in pairs] for s, pairs in split.items()})
+                for (call, _), split in zip(reads, splits)]
+        out = []
+        for split, got in zip(splits, self._read_all(asks)):
+            found: dict = {}
+            for s, pairs in split.items():
+                found.update({g: got[s][lo] for g, lo in pairs if lo in got[s]})
+            out.append(found)
         return out
+
+    def _read_all(self, asks: Sequence[tuple[str, dict[int, list[int]]]]) -> list[dict[int, dict]]:
+        return [self._read(call, local_rows) for call, local_rows in asks]
 
     def _live_reader(self, article_id: str) -> tuple[Any, Article, int] | None:
         for s, found in self._article_rows(article_id):  # the newest segment holds the newest version

@@ -117,14 +117,21 @@ class ShardedBM25:
 
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """Every global row's score: each shard scores its rows with the summed df, the router scatters them."""
-        scores = np.zeros(self.n_docs, dtype=np.float64)
-        dfs = {t: df for t, df in self._dfs(query_tokens).items() if df}
-        if not dfs:
-            return scores
-        calls = [(shard, "scores", (spec, list(query_tokens), dfs)) for shard, spec in self.joined.specs.items()]
-        for rows, values in self.joined.shards.gather(calls):
-            scores[rows] = values
-        return scores
+        return self.scores_many([query_tokens])[0]
+
+    def scores_many(self, queries: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Several queries' scores (a question's tokens and its content words) in one round of calls."""
+        dfs = {t: df for t, df in self._dfs([t for q in queries for t in q]).items() if df}
+        out = [np.zeros(self.n_docs, dtype=np.float64) for _ in queries]
+        asked = [i for i, q in enumerate(queries) if any(t in dfs for t in q)]
+        calls = [(shard, "scores", (spec, list(queries[i]), dfs)) for i in asked
+                 for shard, spec in self.joined.specs.items()]
+        found = iter(self.joined.shards.gather(calls))
+        for i in asked:
+            for _ in self.joined.specs:
+                rows, values = next(found)
+                out[i][rows] = values
+        return out
 
     def postings(self, term: str) -> np.ndarray:
         if not self.df(term):
@@ -235,13 +242,20 @@ class ShardedStore(SnapshotStore):
         yield from ((s, found[s]) for s in range(len(stores) - 1, -1, -1))
 
     def _read(self, call: str, local_rows: dict[int, list[int]]) -> dict[int, dict]:
-        if not local_rows:
-            return {}
-        stores = {s: self.readers[s].store for s in local_rows}
-        shards = next(iter(stores.values())).shards
-        got = shards.gather([(st.shard, "store", (st.build, st.segment, call, local_rows[s]))
-                             for s, st in stores.items()])
-        return dict(zip(stores, got))
+        return self._read_all([(call, local_rows)])[0]
+
+    def _read_all(self, asks: Sequence[tuple[str, dict[int, list[int]]]]) -> list[dict[int, dict]]:
+        calls, keys = [], []
+        for n, (call, local_rows) in enumerate(asks):
+            for s, rows in local_rows.items():
+                st = self.readers[s].store
+                calls.append((st.shard, "store", (st.build, st.segment, call, rows)))
+                keys.append((n, s))
+        out: list[dict[int, dict]] = [{} for _ in asks]
+        if calls:
+            for (n, s), got in zip(keys, self.readers[0].store.shards.gather(calls)):
+                out[n][s] = got
+        return out
 
 
 class RemoteStore:
